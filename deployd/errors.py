@@ -7,6 +7,7 @@
     │   ├── Conflict            409: name in use, container already running ...
     │   └── PullFailed          the pull stream carried an error object
     ├── DeployFailed            a deploy step failed (container, step, rolled back or not)
+    ├── DeployRefused           a container deployd will not touch (the one it runs in)
     ├── TokenError              a deploy token was refused
     │   ├── TokenMalformed      not a v4.public token, or unreadable claims
     │   ├── TokenBadSignature   not signed by this daemon's key
@@ -74,6 +75,10 @@ class DeployFailed(DeploydError):
         self.container = container
         self.step = step
         self.rolled_back = rolled_back
+
+
+class DeployRefused(DeploydError):
+    """The deploy names a container deployd will not touch, such as its own."""
 
 
 class TokenError(DeploydError):

@@ -1,0 +1,305 @@
+"""Running a deploy plan: each container in turn, one deploy per container at a time.
+
+``Deployer`` is what the web layer talks to. It checks a plan before the
+caller is answered, runs it step by step while reporting events, and on start
+repairs the swaps a killed daemon left half-done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from ..docker import Container, Docker, PullProgress, own_container_id
+from ..errors import DeployFailed, DeployRefused, EngineError, NotFound
+from ..tokens.claims import Action
+from .events import DeployEvent, DeployResult, Emit
+from .journal import ASIDE_MARK, Journal
+from .swap import Swap, Timing, restore
+
+log = structlog.get_logger(__name__)
+
+PROGRESS_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """What one deploy does: the containers, in the token's order, and how."""
+
+    containers: tuple[str, ...]
+    action: Action
+    cleanup: bool
+
+
+class Deployer:
+    """Runs deploy plans against one engine."""
+
+    def __init__(
+        self,
+        docker: Docker,
+        data_dir: Path,
+        *,
+        timing: Timing | None = None,
+        own_id: str | None = None,
+    ) -> None:
+        self.docker = docker
+        self.journal = Journal(data_dir)
+        self.timing = timing or Timing()
+        self.own_id = own_id if own_id is not None else own_container_id()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def check(self, plan: DeployPlan) -> None:
+        """Return when every container of ``plan`` exists and may be touched.
+
+        Raises NotFound naming the first missing container, DeployRefused for
+        the container deployd runs in, EngineUnreachable without an engine.
+        """
+        for name in plan.containers:
+            try:
+                container = await self.docker.containers.inspect(name)
+            except NotFound as exc:
+                raise NotFound(
+                    f"container {name} does not exist on this engine; check the "
+                    "name in the token"
+                ) from exc
+            self._refuse_self(container)
+
+    async def run(self, plan: DeployPlan, emit: Emit) -> DeployResult:
+        """Deploy each container in order, stopping at the first failure.
+
+        Never raises for a failed deploy: the result says which containers
+        were deployed, which failed and which were left untouched.
+        """
+        deployed: list[str] = []
+        emit(DeployEvent("deploy_started", _describe(plan)))
+        for index, name in enumerate(plan.containers):
+            try:
+                async with self.lock(name):
+                    await self._deploy_one(name, plan, emit)
+            except (DeployFailed, DeployRefused, EngineError) as exc:
+                return _failed(plan, deployed, index, exc)
+            deployed.append(name)
+        message = f"Deploy succeeded: {', '.join(deployed)}"
+
+        return DeployResult(ok=True, message=message, deployed=tuple(deployed))
+
+    @asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        """Hold the one lock of container ``name`` while the body runs."""
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            yield
+
+    async def _deploy_one(self, name: str, plan: DeployPlan, emit: Emit) -> None:
+        started = time.monotonic()
+        old = await self._inspect(name)
+        if plan.action is Action.RESTART:
+            await self._restart(old, emit)
+        else:
+            previous_image = old.image_id
+            if plan.action is Action.PULL_AND_RECREATE:
+                await self._pull(old, emit)
+            await Swap(self.docker, self.journal, old, emit, self.timing).run()
+            if plan.action is Action.PULL_AND_RECREATE and plan.cleanup:
+                await self._clean_up(name, previous_image, emit)
+        emit(
+            DeployEvent(
+                "container_deployed",
+                f"Deployed {name} in {time.monotonic() - started:.1f} s",
+                container=name,
+            )
+        )
+
+    async def _inspect(self, name: str) -> Container:
+        try:
+            container = await self.docker.containers.inspect(name)
+        except NotFound as exc:
+            raise DeployFailed(
+                f"container {name} does not exist; nothing was changed",
+                container=name,
+                step="inspect",
+                rolled_back=True,
+            ) from exc
+        self._refuse_self(container)
+
+        return container
+
+    def _refuse_self(self, container: Container) -> None:
+        if self.own_id is not None and container.id == self.own_id:
+            raise DeployRefused(
+                f"container {container.name} is the one deployd runs in; deployd "
+                "will not replace or restart itself, update it by hand"
+            )
+
+    async def _restart(self, old: Container, emit: Emit) -> None:
+        try:
+            await self.docker.containers.restart(old.id)
+            new = await self.docker.containers.inspect(old.id)
+        except EngineError as exc:
+            raise DeployFailed(
+                f"container {old.name}: restart failed: {exc.message}",
+                container=old.name,
+                step="restart",
+                rolled_back=False,
+            ) from exc
+        if not new.running:
+            raise DeployFailed(
+                f"container {old.name}: restart failed: it exited with code "
+                f"{new.exit_code}",
+                container=old.name,
+                step="restart",
+                rolled_back=False,
+            )
+        emit(DeployEvent("container_restarted", f"Restarted {old.name}", old.name))
+
+    async def _pull(self, old: Container, emit: Emit) -> None:
+        reference = old.image_ref
+        emit(DeployEvent("image_pulling", f"Pulling {reference}", old.name))
+        throttle = ProgressThrottle(emit, old.name)
+        try:
+            async for progress in self.docker.images.pull(reference):
+                throttle.offer(progress)
+        except EngineError as exc:
+            raise DeployFailed(
+                f"container {old.name}: pull failed: {exc.message}; nothing was "
+                "changed",
+                container=old.name,
+                step="pull",
+                rolled_back=True,
+            ) from exc
+        image = await self.docker.images.inspect(reference)
+        changed = image.id != old.image_id
+        verdict = "a new image" if changed else "the image is unchanged"
+        emit(
+            DeployEvent(
+                "image_pulled",
+                f"Pulled {reference}: {verdict} ({image.id[7:19]})",
+                old.name,
+                data={"changed": changed, "image": image.id},
+            )
+        )
+
+    async def _clean_up(self, name: str, previous: str, emit: Emit) -> None:
+        current = await self.docker.containers.inspect(name)
+        if current.image_id == previous:
+            return
+        users = await self.docker.containers.list(
+            all=True, filters={"ancestor": [previous]}
+        )
+        if users:
+            emit(
+                DeployEvent(
+                    "image_kept",
+                    f"Kept the old image {previous[7:19]}: "
+                    f"{len(users)} other container(s) still use it",
+                    name,
+                )
+            )
+            return
+        try:
+            await self.docker.images.remove(previous)
+        except EngineError as exc:
+            emit(
+                DeployEvent(
+                    "image_kept",
+                    f"Could not remove the old image {previous[7:19]}: {exc.message}",
+                    name,
+                    level="warning",
+                )
+            )
+            return
+        emit(DeployEvent("image_removed", f"Removed the old image {previous[7:19]}"))
+
+    async def recover(self) -> list[str]:
+        """Repair the swaps a killed daemon left half-done; return their names.
+
+        Each journalled swap is rolled back: the old container gets its name
+        and state back and a half-made successor is removed.
+        """
+        repaired = []
+        for entry in self.journal.entries():
+            async with self.lock(entry.name):
+                ok = await restore(self.docker, entry, None)
+            if ok:
+                self.journal.close(entry.name)
+                repaired.append(entry.name)
+            log.info("swap_recovered", container=entry.name, restored=ok)
+        leftovers = await self.docker.containers.list(
+            all=True, filters={"name": [ASIDE_MARK]}
+        )
+        for leftover in leftovers:
+            log.warning("aside_container_found", container=leftover.name)
+
+        return repaired
+
+
+class ProgressThrottle:
+    """Passes on each change of a layer's status, and its progress once a second."""
+
+    def __init__(self, emit: Emit, container: str) -> None:
+        self.emit = emit
+        self.container = container
+        self._seen: dict[str, tuple[str, float]] = {}
+
+    def offer(self, progress: PullProgress) -> None:
+        now = time.monotonic()
+        key = progress.layer or ""
+        last_status, last_time = self._seen.get(key, ("", 0.0))
+        if progress.status == last_status and now - last_time < PROGRESS_INTERVAL:
+            return
+        self._seen[key] = (progress.status, now)
+        self.emit(
+            DeployEvent(
+                "pull_progress",
+                _progress_text(progress),
+                self.container,
+                data={
+                    "layer": progress.layer,
+                    "status": progress.status,
+                    "current": progress.current,
+                    "total": progress.total,
+                },
+            )
+        )
+
+
+def _progress_text(progress: PullProgress) -> str:
+    text = f"{progress.layer}: {progress.status}" if progress.layer else progress.status
+    if progress.current is not None and progress.total:
+        text += f" {progress.current * 100 // progress.total}%"
+    return text
+
+
+def _describe(plan: DeployPlan) -> str:
+    names = ", ".join(plan.containers)
+    return f"Deploy started: {plan.action.label} of {names}"
+
+
+def _failed(
+    plan: DeployPlan,
+    deployed: list[str],
+    index: int,
+    exc: DeployFailed | DeployRefused | EngineError,
+) -> DeployResult:
+    failed = plan.containers[index]
+    untouched = plan.containers[index + 1 :]
+    message = f"Deploy failed: {exc.message}"
+    if deployed:
+        message += f"; already deployed: {', '.join(deployed)}"
+    if untouched:
+        message += f"; not touched: {', '.join(untouched)}"
+    log.error("deploy_failed", container=failed, reason=exc.message)
+
+    return DeployResult(
+        ok=False,
+        message=message,
+        deployed=tuple(deployed),
+        failed=(failed,),
+        untouched=tuple(untouched),
+    )
