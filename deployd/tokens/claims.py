@@ -163,12 +163,12 @@ def check_containers(names: object) -> tuple[str, ...]:
     would accept.
     """
     if not isinstance(names, list | tuple) or not names:
-        raise ClaimsInvalid("the token names no containers; create a new token")
+        raise ClaimsInvalid("no container names are given; name at least one")
     for name in names:
         if not isinstance(name, str) or not CONTAINER_NAME.fullmatch(name):
             raise ClaimsInvalid(
-                f"the token names {name!r}, which is not a Docker container name; "
-                "create a new token"
+                f"{name!r} is not a Docker container name: use letters, digits, "
+                "'_', '.' and '-', starting with a letter or digit"
             )
 
     return tuple(dict.fromkeys(name.removeprefix("/") for name in names))
