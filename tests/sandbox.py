@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import os
 import secrets
@@ -61,6 +62,11 @@ BASE_FILES = {
 }
 
 
+# Daemons this process spawned, kept so stop() can reap them: a Popen dropped
+# while its process runs raises a ResourceWarning, which tests treat as an error.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 class SandboxError(RuntimeError):
     """The sandbox could not be started, found or stopped."""
 
@@ -78,16 +84,19 @@ class CommandFailed(subprocess.CalledProcessError):
 
 @dataclass(frozen=True)
 class Sandbox:
-    """A running sandbox, as described by the env file in its directory."""
+    """A running sandbox, as described by the env file in its directory.
+
+    The registry and image fields are empty strings for an engine-only sandbox.
+    """
 
     dir: Path
     runtime: Path
     docker_host: str
-    registry: str | None
-    auth_registry: str | None
-    auth_user: str | None
-    auth_password: str | None
-    base_image: str | None
+    registry: str
+    auth_registry: str
+    auth_user: str
+    auth_password: str
+    base_image: str
 
     @property
     def socket_path(self) -> Path:
@@ -107,7 +116,7 @@ class Sandbox:
             "DEPLOYD_TEST_BASE_IMAGE": self.base_image,
         }
 
-        return {key: value for key, value in values.items() if value is not None}
+        return {key: value for key, value in values.items() if value}
 
     def cli(
         self,
@@ -211,11 +220,11 @@ def load(directory: Path) -> Sandbox:
         dir=directory.resolve(),
         runtime=Path(env["DEPLOYD_SANDBOX_RUNTIME"]),
         docker_host=env["DOCKER_HOST"],
-        registry=env.get("DEPLOYD_TEST_REGISTRY"),
-        auth_registry=env.get("DEPLOYD_TEST_AUTH_REGISTRY"),
-        auth_user=env.get("DEPLOYD_TEST_AUTH_USER"),
-        auth_password=env.get("DEPLOYD_TEST_AUTH_PASSWORD"),
-        base_image=env.get("DEPLOYD_TEST_BASE_IMAGE"),
+        registry=env.get("DEPLOYD_TEST_REGISTRY", ""),
+        auth_registry=env.get("DEPLOYD_TEST_AUTH_REGISTRY", ""),
+        auth_user=env.get("DEPLOYD_TEST_AUTH_USER", ""),
+        auth_password=env.get("DEPLOYD_TEST_AUTH_PASSWORD", ""),
+        base_image=env.get("DEPLOYD_TEST_BASE_IMAGE", ""),
     )
     if not ping(sandbox.socket_path):
         raise SandboxError(
@@ -304,7 +313,7 @@ def _tool_path() -> str:
 
 def _start_parts(directory: Path, runtime: Path, registries: bool) -> Sandbox:
     docker_host = _start_engine(runtime)
-    sandbox = Sandbox(directory, runtime, docker_host, *([None] * 5))
+    sandbox = Sandbox(directory, runtime, docker_host, *([""] * 5))
     if not registries:
         return sandbox
     registry = _start_registry(runtime, "open", auth=None)
@@ -328,7 +337,7 @@ def _start_parts(directory: Path, runtime: Path, registries: bool) -> Sandbox:
 
 def _start_engine(runtime: Path) -> str:
     socket_path = runtime / "docker.sock"
-    namespace = f"deployd-{runtime.name}"
+    namespace = _namespace(runtime)
     args = [
         "dockerd",
         f"--host=unix://{socket_path}",
@@ -375,7 +384,7 @@ def _start_registry(runtime: Path, name: str, auth: tuple[str, str] | None) -> s
             return f"127.0.0.1:{port}"
         # Another process took the port between probing and binding: retry.
         _signal(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        _children.pop(process.pid).wait(timeout=10)
     raise SandboxError(
         f"registry {name} did not start; see {runtime / f'registry-{name}.log'}"
     )
@@ -434,7 +443,7 @@ def _push_base_image(sandbox: Sandbox) -> None:
         f"LABEL {TEST_LABEL}",
         "-",
         sandbox.base_image,
-        input=_base_rootfs(),
+        input=base_rootfs(),
     )
     auth_base = f"{sandbox.auth_registry}/{BASE_REPOSITORY}:latest"
     sandbox.cli("tag", sandbox.base_image, auth_base)
@@ -442,7 +451,8 @@ def _push_base_image(sandbox: Sandbox) -> None:
     sandbox.cli("push", auth_base, login=True)
 
 
-def _base_rootfs() -> bytes:
+def base_rootfs() -> bytes:
+    """Return a tar of a root filesystem holding busybox and its applet links."""
     busybox = Path(_which("busybox") or "/bin/busybox")
     applets = _run([str(busybox), "--list"], timeout=10).stdout.split()
     buffer = io.BytesIO()
@@ -516,8 +526,15 @@ def _spawn(
             start_new_session=True,
         )
     (runtime / f"{name}.spawned").write_text(f"{process.pid}\n")
+    _children[process.pid] = process
 
     return process
+
+
+def _namespace(runtime: Path) -> str:
+    # containerd namespaces allow [A-Za-z0-9] and inner [._-]; mkdtemp names
+    # may hold "_" at either end, so derive a safe name from the path.
+    return "deployd-" + hashlib.sha256(str(runtime).encode()).hexdigest()[:12]
 
 
 def _wait_for_engine(process: subprocess.Popen[bytes], socket_path: Path) -> None:
@@ -560,9 +577,12 @@ def _stop_processes(runtime: Path) -> None:
     # dockerd stops its containers and containerd; whatever is left after it
     # exits (shims orphaned by a crashed dockerd) would wait forever.
     _wait_while(lambda: any(_alive(pid) for pid in started), STOP_TIMEOUT)
-    _wait_while(lambda: bool(_processes_of(runtime)), 2.0)
-    for pid in _processes_of(runtime):
+    _wait_while(lambda: bool(processes_of(runtime)), 2.0)
+    for pid in processes_of(runtime):
         _signal(pid, signal.SIGKILL)
+    for pid in started:
+        if pid in _children:
+            _children.pop(pid).wait(timeout=10)
     survivors = _wait_for_exit(runtime, 10.0)
     if survivors:
         raise SandboxError(f"sandbox processes {survivors} survived SIGKILL")
@@ -575,9 +595,9 @@ def _started_pids(runtime: Path) -> list[int]:
 
 
 def _wait_for_exit(runtime: Path, timeout: float) -> list[int]:
-    _wait_while(lambda: bool(_processes_of(runtime)), timeout)
+    _wait_while(lambda: bool(processes_of(runtime)), timeout)
 
-    return _processes_of(runtime)
+    return processes_of(runtime)
 
 
 def _wait_while(busy: Callable[[], bool], timeout: float) -> None:
@@ -602,7 +622,7 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def _processes_of(runtime: Path) -> list[int]:
+def processes_of(runtime: Path) -> list[int]:
     """Return the live processes of this sandbox and all their descendants.
 
     The roots are the processes start() spawned plus those whose command line
@@ -610,7 +630,7 @@ def _processes_of(runtime: Path) -> list[int]:
     shims); container processes are found as their descendants.
     """
     parents = dict(_process_table())
-    markers = (f"{runtime}/exec/", f"deployd-{runtime.name}")
+    markers = (f"{runtime}/exec/", _namespace(runtime))
     found = set(_started_pids(runtime))
     found |= {pid for pid in parents if _names(pid, *markers)}
     while children := {pid for pid, ppid in parents.items() if ppid in found} - found:
@@ -661,7 +681,8 @@ def _is_zombie(pid: int) -> bool:
 # Files
 
 
-def _mounts_under(root: Path) -> list[str]:
+def mounts_under(root: Path) -> list[str]:
+    """Return the mount points at or below ``root``."""
     prefix = f"{root}/"
     points = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -678,9 +699,9 @@ def _unescape_mount(field: str) -> str:
 
 
 def _unmount_under(root: Path) -> None:
-    for point in sorted(_mounts_under(root), key=len, reverse=True):
+    for point in sorted(mounts_under(root), key=len, reverse=True):
         _run(["umount", "-l", point], check=False, timeout=30)
-    left = _mounts_under(root)
+    left = mounts_under(root)
     if left:
         raise SandboxError(f"mounts under {root} stay busy: {', '.join(left)}")
 
