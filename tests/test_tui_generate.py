@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from deployd.cli.tui.context import Session
+from deployd.cli.tui.diagnosis import socket_advice
+from deployd.cli.tui.screens import generate
 from deployd.cli.tui.screens.generate import (
     ActionScreen,
     CleanupScreen,
@@ -79,7 +83,7 @@ async def test_wizard_mints_a_token_whose_claims_match_the_answers(
     async with running(session) as driver:
         screen = await open_wizard(driver)
         await driver.until_text("Connected to Docker socket")
-        assert sandbox.docker_host.removeprefix("unix://") in driver.text, (
+        assert driver.shows(sandbox.docker_host.removeprefix("unix://")), (
             "the connected line names the socket path"
         )
         await tick(driver, screen, first.name)
@@ -95,17 +99,16 @@ async def test_wizard_mints_a_token_whose_claims_match_the_answers(
         await driver.until_screen(CleanupScreen)
         await driver.press("down", "enter")
         await driver.until_screen(SummaryScreen)
-        summary = driver.text
-        assert first.name in summary and second.name in summary, (
+        assert driver.shows(first.name) and driver.shows(second.name), (
             "the summary names the chosen containers"
         )
-        assert "Pull and recreate" in summary, "the summary names the action"
+        assert driver.shows("Pull and recreate"), "the summary names the action"
         await driver.press("enter")
         await driver.until_screen(TokenScreen)
         token_screen = driver.screen
         assert isinstance(token_screen, TokenScreen)
         token = token_screen.token
-        assert token in driver.text, "the token screen shows the whole token"
+        assert driver.shows(token), "the token screen shows the whole token"
 
     claims = Tokens(data_dir).verify(token)
     assert set(claims.containers) == {first.name, second.name}, "containers claimed"
@@ -117,3 +120,200 @@ async def test_wizard_mints_a_token_whose_claims_match_the_answers(
     assert token not in "".join(p.read_text() for p in data_dir.iterdir()), (
         "DATA_DIR keeps the record, never the token"
     )
+
+
+async def test_enter_without_a_ticked_container_says_to_select_one(
+    sandbox: Sandbox, data_dir: Path, two_containers: list[StartedContainer]
+) -> None:
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        await driver.press("enter")
+        await driver.until_text("Select at least one container")
+        assert driver.screen is screen, "the wizard stays on the container list"
+
+
+async def test_filter_narrows_the_list_and_says_when_nothing_matches(
+    sandbox: Sandbox, data_dir: Path, two_containers: list[StartedContainer]
+) -> None:
+    first, second = two_containers
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        await driver.type(first.name)
+        await driver.until(
+            lambda: [row.key for row in screen.checklist.visible] == [first.name],
+            "the filter to leave only the first container",
+        )
+        assert second.name not in driver.text, "the filtered-out container is hidden"
+        await driver.type("-no-such-container")
+        await driver.until_text("no container matches the filter")
+        await driver.press("space", "enter")
+        await driver.until_text("Select at least one container")
+        assert screen.checklist.ticked == [], "space on an empty list ticks nothing"
+
+
+async def test_bad_lifetime_is_refused_inline_with_the_reason(
+    sandbox: Sandbox, data_dir: Path, two_containers: list[StartedContainer]
+) -> None:
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        await tick(driver, screen, two_containers[0].name)
+        await driver.press("enter")
+        await driver.until_screen(ExpiryScreen)
+        await driver.press("down", "enter")
+        await driver.until_screen(LifetimeScreen)
+        await driver.type("1x")
+        await driver.until_text("'1x' is not a duration")
+        await driver.press("enter")
+        assert isinstance(driver.screen, LifetimeScreen), "a bad lifetime stops here"
+        await driver.press("c-u")
+        await driver.type("0m")
+        await driver.until_text("is zero")
+        await driver.press("c-u")
+        await driver.press("enter")
+        await driver.until_text("Type a lifetime")
+        await driver.type("30m")
+        await driver.until_text("Expires after 30m")
+        await driver.press("enter")
+        await driver.until_screen(ActionScreen)
+
+
+async def test_esc_steps_back_with_the_answers_kept(
+    sandbox: Sandbox, data_dir: Path, two_containers: list[StartedContainer]
+) -> None:
+    name = two_containers[0].name
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        await tick(driver, screen, name)
+        await driver.press("enter")
+        await driver.until_screen(ExpiryScreen)
+        await driver.press("enter")
+        await driver.until_screen(ActionScreen)
+        await driver.press("esc")
+        await driver.until_screen(ExpiryScreen)
+        await driver.press("esc")
+        await driver.until_screen(ContainersScreen)
+        assert driver.screen is screen, "esc returns to the same container list"
+        assert screen.checklist.ticked == [name], "the ticks survive going back"
+        await driver.press("esc")
+        await driver.until_screen(MenuScreen)
+    assert not (data_dir / "issued-tokens.json").exists(), "cancelling mints nothing"
+
+
+async def test_restart_skips_the_cleanup_question_and_never_expires_when_told(
+    sandbox: Sandbox, data_dir: Path, two_containers: list[StartedContainer]
+) -> None:
+    name = two_containers[0].name
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        await tick(driver, screen, name)
+        await driver.press("enter")
+        await driver.until_screen(ExpiryScreen)
+        await driver.press("enter")
+        await driver.until_screen(ActionScreen)
+        await driver.press("down", "down", "enter")
+        await driver.until_screen(SummaryScreen)
+        assert driver.shows("Restart"), "the summary names the action"
+        assert driver.shows("never"), "the summary says the token never expires"
+        await driver.press("enter")
+        await driver.until_screen(TokenScreen)
+        token_screen = driver.screen
+        assert isinstance(token_screen, TokenScreen)
+        await driver.press("esc")
+        await driver.until_screen(MenuScreen)
+
+    claims = Tokens(data_dir).verify(token_screen.token)
+    assert claims.containers == (name,), "containers claimed"
+    assert claims.action is Action.RESTART, "action claimed"
+    assert claims.cleanup is False, "restart never cleans up"
+    assert claims.expires_at is None, "the token never expires"
+
+
+async def test_copy_key_sends_the_token_to_the_terminal_as_osc52(
+    sandbox: Sandbox, data_dir: Path, two_containers: list[StartedContainer]
+) -> None:
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        await tick(driver, screen, two_containers[0].name)
+        await driver.press("enter")
+        await driver.until_screen(ExpiryScreen)
+        await driver.press("enter")
+        await driver.until_screen(ActionScreen)
+        await driver.press("down", "enter")
+        await driver.until_screen(SummaryScreen)
+        await driver.press("enter")
+        await driver.until_screen(TokenScreen)
+        token_screen = driver.screen
+        assert isinstance(token_screen, TokenScreen)
+        await driver.press("c")
+        await driver.until_text("Copied to the clipboard")
+
+    encoded = base64.b64encode(token_screen.token.encode()).decode()
+    assert f"\x1b]52;c;{encoded}\x07" in driver.output.raw, (
+        "c writes the OSC 52 sequence carrying the token"
+    )
+
+
+async def test_the_container_deployd_runs_in_is_not_offered(
+    sandbox: Sandbox,
+    data_dir: Path,
+    two_containers: list[StartedContainer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    own, other = two_containers
+    # As if this process ran inside the first container.
+    monkeypatch.setattr(generate, "own_container_id", lambda: own.id)
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        keys = [row.key for row in screen.checklist.rows]
+        assert own.name not in keys, "deployd's own container is left out"
+        assert other.name in keys, "other containers are offered"
+        assert driver.shows("deployd's own container is not offered"), (
+            "the screen says why one container is missing"
+        )
+
+
+async def test_engine_down_says_why_and_what_to_check(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-engine" / "docker.sock"
+    async with running(Session(data_dir, f"unix://{missing}")) as driver:
+        await open_wizard(driver)
+        await driver.until_text("Could not connect to the Docker engine")
+        assert driver.shows(f"There is no socket at {missing}"), "it names the path"
+        assert driver.shows("DOCKER_HOST"), "it says which setting names the socket"
+        assert driver.shows("(not reachable)"), "the title bar shows the engine is down"
+        await driver.press("enter")
+        assert isinstance(driver.screen, ContainersScreen), "nothing to continue with"
+        await driver.press("esc")
+        await driver.until_screen(MenuScreen)
+
+
+def test_a_socket_nobody_answers_on_is_blamed_on_a_stopped_daemon(
+    tmp_path: Path,
+) -> None:
+    socket_path = tmp_path / "docker.sock"
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(socket_path))
+        advice = " ".join(socket_advice(str(socket_path)))
+    assert "exists and this user may use it" in advice, "the socket itself is fine"
+    assert "Docker daemon is running" in advice, "it points at the daemon"
+
+
+def test_a_path_that_is_not_a_socket_is_named(tmp_path: Path) -> None:
+    plain = tmp_path / "docker.sock"
+    plain.write_text("")
+    advice = " ".join(socket_advice(str(plain)))
+    assert f"{plain} is not a socket" in advice, "it says the path is no socket"
+
+
+async def test_fresh_engine_without_containers_says_there_is_nothing_to_deploy(
+    empty_engine: Sandbox, data_dir: Path
+) -> None:
+    async with running(Session(data_dir, empty_engine.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        await driver.until_text("Found 0 containers")
+        assert driver.shows("There is no container to deploy yet"), (
+            "the screen says what to do when the engine has no containers"
+        )
+        await driver.press("enter")
+        assert driver.screen is screen, "enter cannot continue without containers"

@@ -34,6 +34,7 @@ KEYS = {
     "c-a": "\x01",
     "c-c": "\x03",
     "c-r": "\x12",
+    "c-u": "\x15",
 }
 
 
@@ -61,6 +62,11 @@ def screen_text(tui: Tui) -> str:
             parts.append(content.buffer.text)
 
     return "\n".join(parts)
+
+
+def squash(text: str) -> str:
+    """Return ``text`` without whitespace, so that wrapping does not matter."""
+    return "".join(text.split())
 
 
 @dataclass
@@ -112,9 +118,13 @@ class Driver:
             lambda: isinstance(self.tui.screen, kind), f"the {kind.__name__}", timeout
         )
 
+    def shows(self, needle: str) -> bool:
+        """Return whether the screen shows ``needle``, wrapped over lines or not."""
+        return squash(needle) in squash(self.text)
+
     async def until_text(self, needle: str, timeout: float = WAIT) -> None:
         """Wait until the screen shows ``needle``."""
-        await self.until(lambda: needle in self.text, f"{needle!r} on screen", timeout)
+        await self.until(lambda: self.shows(needle), f"{needle!r} on screen", timeout)
 
     async def exit_code(self) -> int:
         """Wait for the app to end and return its exit code."""

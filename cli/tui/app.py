@@ -89,7 +89,9 @@ class Screen:
             heading = Window(
                 FormattedTextControl([("class:heading", self.title)]), height=2
             )
-            self._frame = HSplit([heading, self.build()])
+            # The empty window takes the rows the screen does not need, so that
+            # the footer stays at the bottom of the terminal.
+            self._frame = HSplit([heading, self.build(), Window()])
 
         return self._frame
 
@@ -280,7 +282,7 @@ class Tui:
         hints.append(("q", "quit") if self._may_type_q() else ("ctrl-c", "quit"))
         for key, label in hints:
             result.append(("class:footer.key", key))
-            result.append(("class:footer", f" {label}   "))
+            result.append(("class:footer", f" {label}  "))
 
         return result
 

@@ -8,11 +8,13 @@ a terminal without colour.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Generic, TypeVar
 
+from prompt_toolkit.application import get_app
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -43,9 +45,52 @@ def ellipsize(text: str, width: int) -> str:
     return text[: max(width - 1, 0)] + "~"
 
 
-def message_lines(lines: Sequence[str], style: str = "") -> StyleAndTextTuples:
-    """Return formatted text with one fragment per line."""
-    return [(style, line + "\n") for line in lines]
+def text_width() -> int:
+    """Return the columns a screen's text may use: the terminal's, less margins."""
+    return max(get_app().output.get_size().columns - 2, 20)
+
+
+def wrap(line: str, width: int | None = None) -> list[str]:
+    """Return ``line`` broken between words to fit ``width`` (default: the screen).
+
+    Continuation lines keep the line's own indent; an empty line stays one.
+    """
+    width = width or text_width()
+    indent = " " * (len(line) - len(line.lstrip(" ")))
+    pieces = textwrap.wrap(
+        line,
+        width,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    )
+
+    return pieces or [""]
+
+
+def prose(
+    lines: Sequence[str], style: str = "", *, first_style: str | None = None
+) -> StyleAndTextTuples:
+    """Return ``lines`` wrapped to the screen, the first in ``first_style``."""
+    result: StyleAndTextTuples = []
+    for index, line in enumerate(lines):
+        line_style = first_style if index == 0 and first_style is not None else style
+        result += [(line_style, piece + "\n") for piece in wrap(line)]
+    if result:
+        # A final newline would draw an empty line below the text.
+        last_style, last_text = result[-1][:2]
+        result[-1] = (last_style, last_text.removesuffix("\n"))
+
+    return result
+
+
+def error_text(lines: Sequence[str]) -> StyleAndTextTuples:
+    """Return an error: its first line marked with ``!`` and styled, the rest plain."""
+    if not lines:
+        return []
+    first, *rest = lines
+
+    return prose([f"! {first}", *rest], first_style="class:error")
 
 
 @dataclass(frozen=True)
@@ -79,7 +124,9 @@ class ChoiceList(Generic[T]):
         self.control = FormattedTextControl(
             self._fragments, focusable=True, key_bindings=self._bindings()
         )
-        self.window = Window(self.control, always_hide_cursor=True)
+        self.window = Window(
+            self.control, always_hide_cursor=True, dont_extend_height=True
+        )
 
     @property
     def value(self) -> T:
@@ -148,7 +195,8 @@ class ChoiceList(Generic[T]):
             result.append(("", "\n"))
             if option.detail:
                 indent = " " * (2 + len(number))
-                result.append(("class:detail", f"{indent}{option.detail}\n", handler))
+                for piece in wrap(indent + option.detail):
+                    result.append(("class:detail", piece + "\n", handler))
 
         return result
 
@@ -304,7 +352,7 @@ class Field:
                 ConditionalContainer(
                     Window(
                         FormattedTextControl(self._error_fragments),
-                        wrap_lines=True,
+                        dont_extend_height=True,
                     ),
                     filter=Condition(lambda: self.error is not None),
                 ),
@@ -329,7 +377,11 @@ class Field:
             self.error = None
 
     def _error_fragments(self) -> StyleAndTextTuples:
-        if not self.error:
-            return []
+        return error_text([self.error]) if self.error else []
 
-        return [("class:error", f"! {self.error}")]
+
+def paragraph(*lines: str, style: str = "") -> Window:
+    """Return a window showing ``lines`` wrapped to the screen, as tall as they are."""
+    return Window(
+        FormattedTextControl(lambda: prose(lines, style)), dont_extend_height=True
+    )

@@ -31,7 +31,17 @@ from deployd.tokens.durations import format_duration
 from ..app import Screen, Tui
 from ..clipboard import copy_to_clipboard
 from ..diagnosis import engine_failure
-from ..widgets import Checklist, ChoiceList, Field, Hint, Option, Row
+from ..widgets import (
+    Checklist,
+    ChoiceList,
+    Field,
+    Hint,
+    Option,
+    Row,
+    error_text,
+    paragraph,
+    prose,
+)
 
 ACTION_DETAILS = {
     Action.PULL_AND_RECREATE: "Pull the image again, then replace the container with "
@@ -107,13 +117,9 @@ class ContainersScreen(Screen):
     def build(self) -> AnyContainer:
         return HSplit(
             [
-                Window(self.status_control, wrap_lines=True, dont_extend_height=True),
+                Window(self.status_control, dont_extend_height=True),
                 DynamicContainer(self._list),
-                Window(
-                    FormattedTextControl(self._error),
-                    height=1,
-                    dont_extend_height=True,
-                ),
+                Window(FormattedTextControl(self._error), dont_extend_height=True),
             ]
         )
 
@@ -126,9 +132,9 @@ class ContainersScreen(Screen):
 
         return [
             ("up/down", "move"),
-            ("space", "select"),
+            ("space", "tick"),
             ("type", "filter"),
-            ("enter", "continue"),
+            ("enter", "next"),
             ("esc", "back"),
         ]
 
@@ -201,13 +207,10 @@ class ContainersScreen(Screen):
         return HSplit([self.checklist.filter, Window(height=1), self.checklist.window])
 
     def _status(self) -> StyleAndTextTuples:
-        style = "class:error" if self.failed else ""
-        return [
-            (style if i == 0 else "", line + "\n") for i, line in enumerate(self.status)
-        ]
+        return error_text(self.status) if self.failed else prose(self.status)
 
     def _error(self) -> StyleAndTextTuples:
-        return [("class:error", f"! {self.error}")] if self.error else []
+        return error_text([self.error]) if self.error else []
 
     def _bindings(self) -> KeyBindings:
         kb = KeyBindings()
@@ -272,9 +275,8 @@ class ExpiryScreen(Screen):
         )
 
     def build(self) -> AnyContainer:
-        question = Window(
-            FormattedTextControl("Should the deploy token expire?"), height=2
-        )
+        question = paragraph("Should the deploy token expire?", "")
+
         return HSplit([question, self.choices.window])
 
     def focus(self) -> FocusableElement:
@@ -307,16 +309,12 @@ class LifetimeScreen(Screen):
     def build(self) -> AnyContainer:
         return HSplit(
             [
-                Window(
-                    FormattedTextControl(
-                        "How long should the token work? A number and a unit: "
-                        "s, m, h, d, w or y, such as 30m, 24h, 4w or 1y "
-                        "(1d12h combines them)."
-                    ),
-                    wrap_lines=True,
-                    dont_extend_height=True,
+                paragraph(
+                    "How long should the token work? A number and a unit "
+                    "(s, m, h, d, w or y), such as 30m, 24h, 4w or 1y; "
+                    "1d12h combines them.",
+                    "",
                 ),
-                Window(height=1),
                 self.field.container,
                 Window(FormattedTextControl(self._preview), height=1),
             ]
@@ -371,10 +369,8 @@ class ActionScreen(Screen):
         )
 
     def build(self) -> AnyContainer:
-        question = Window(
-            FormattedTextControl("What should a deploy do to the containers?"),
-            height=2,
-        )
+        question = paragraph("What should a deploy do to the containers?", "")
+
         return HSplit([question, self.choices.window])
 
     def focus(self) -> FocusableElement:
@@ -416,10 +412,8 @@ class CleanupScreen(Screen):
         )
 
     def build(self) -> AnyContainer:
-        question = Window(
-            FormattedTextControl("Remove the old image after pulling the new one?"),
-            height=2,
-        )
+        question = paragraph("Remove the old image after pulling the new one?", "")
+
         return HSplit([question, self.choices.window])
 
     def focus(self) -> FocusableElement:
@@ -448,7 +442,7 @@ class SummaryScreen(Screen):
         self.bindings.add("y")(lambda _: self.generate())
 
     def build(self) -> AnyContainer:
-        return Window(self.control, wrap_lines=True, always_hide_cursor=True)
+        return Window(self.control, always_hide_cursor=True)
 
     def focus(self) -> FocusableElement:
         return self.control
@@ -464,10 +458,10 @@ class SummaryScreen(Screen):
             cleanup = "no (only a pull replaces the image)"
 
         return [
-            f"Containers:  {', '.join(request.containers)}",
-            f"Action:      {request.action.label}",
-            f"Remove the old image: {cleanup}",
-            f"Expires:     {describe_expiry(request.expires_in)}",
+            f"Containers:        {', '.join(request.containers)}",
+            f"Action:            {request.action.label}",
+            f"Remove old image:  {cleanup}",
+            f"Expires:           {describe_expiry(request.expires_in)}",
         ]
 
     def generate(self) -> None:
@@ -488,10 +482,9 @@ class SummaryScreen(Screen):
         self.tui.push(TokenScreen(self.tui, token, issued))
 
     def _fragments(self) -> StyleAndTextTuples:
-        result: StyleAndTextTuples = [("", line + "\n") for line in self.lines()]
-        result.append(("", "\nPress enter to generate the token, esc to change it.\n"))
-
-        return result
+        return prose(
+            [*self.lines(), "", "Press enter to generate the token, esc to change it."]
+        )
 
 
 class TokenScreen(Screen):
@@ -520,7 +513,7 @@ class TokenScreen(Screen):
                     dont_extend_height=True,
                 ),
                 Window(height=1),
-                Window(self.control, wrap_lines=True, always_hide_cursor=True),
+                Window(self.control, always_hide_cursor=True),
             ]
         )
 
@@ -553,11 +546,10 @@ class TokenScreen(Screen):
             "Press c to copy it to the clipboard (OSC 52, works over SSH in most "
             "terminals), or select it with the mouse.",
         ]
-        result: StyleAndTextTuples = [("", line + "\n") for line in lines]
         if self.copied:
-            result.append(("class:ok", "\nCopied to the clipboard.\n"))
+            lines += ["", "Copied to the clipboard."]
 
-        return result
+        return prose(lines)
 
 
 def _count(number: int, noun: str) -> str:

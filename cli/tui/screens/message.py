@@ -10,7 +10,7 @@ from prompt_toolkit.layout import AnyContainer, FormattedTextControl, HSplit, Wi
 from prompt_toolkit.layout.layout import FocusableElement
 
 from ..app import Screen, Tui
-from ..widgets import ChoiceList, Hint, Option
+from ..widgets import ChoiceList, Hint, Option, error_text, paragraph, prose
 
 Action = tuple[str, str, Callable[[], None]]
 
@@ -42,7 +42,7 @@ class MessageScreen(Screen):
         self.bindings = self._bindings()
 
     def build(self) -> AnyContainer:
-        return Window(self.control, wrap_lines=True, always_hide_cursor=True)
+        return Window(self.control, always_hide_cursor=True)
 
     def focus(self) -> FocusableElement:
         return self.control
@@ -72,13 +72,7 @@ class MessageScreen(Screen):
         return lambda _: run()
 
     def _fragments(self) -> StyleAndTextTuples:
-        mark = "! " if self.error else ""
-        style = "class:error" if self.error else ""
-        first, *rest = self.lines or [""]
-        result: StyleAndTextTuples = [(style, f"{mark}{first}\n")]
-        result += [("", f"{line}\n") for line in rest]
-
-        return result
+        return error_text(self.lines) if self.error else prose(self.lines)
 
 
 class ConfirmScreen(Screen):
@@ -106,12 +100,7 @@ class ConfirmScreen(Screen):
         self.bindings.add("n")(lambda _: self._pick(False))
 
     def build(self) -> AnyContainer:
-        text = Window(
-            FormattedTextControl("\n".join(self.lines)),
-            wrap_lines=True,
-            dont_extend_height=True,
-        )
-        return HSplit([text, Window(height=1), self.choices.window])
+        return HSplit([paragraph(*self.lines, ""), self.choices.window])
 
     def focus(self) -> FocusableElement:
         return self.choices.window

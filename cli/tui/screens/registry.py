@@ -24,7 +24,7 @@ from deployd.registries import normalise_host
 
 from ..app import Screen, Tui
 from ..diagnosis import engine_failure
-from ..widgets import ChoiceList, Field, Hint, Option
+from ..widgets import ChoiceList, Field, Hint, Option, error_text, paragraph, prose
 from .message import ConfirmScreen, MessageScreen
 
 DOCKER_HUB = "docker.io"
@@ -73,7 +73,7 @@ class RegistryScreen(Screen):
     def build(self) -> AnyContainer:
         return HSplit(
             [
-                Window(FormattedTextControl("Registry:"), height=1),
+                paragraph("Registry:"),
                 self.registry.window,
                 Window(height=1),
                 ConditionalContainer(
@@ -82,11 +82,7 @@ class RegistryScreen(Screen):
                 self.user.container,
                 self.password.container,
                 Window(height=1),
-                Window(
-                    FormattedTextControl(self._status),
-                    wrap_lines=True,
-                    dont_extend_height=True,
-                ),
+                Window(FormattedTextControl(self._status), dont_extend_height=True),
             ]
         )
 
@@ -188,13 +184,7 @@ class RegistryScreen(Screen):
         self.tui.application.layout.focus(target.area)
 
     def _status(self) -> StyleAndTextTuples:
-        if not self.status:
-            return []
-        style = "class:error" if self.failed else ""
-        mark = "! " if self.failed else ""
-        first, *rest = self.status
-
-        return [(style, f"{mark}{first}\n"), *[("", f"{line}\n") for line in rest]]
+        return error_text(self.status) if self.failed else prose(self.status)
 
     def _bindings(self) -> KeyBindings:
         kb = KeyBindings()

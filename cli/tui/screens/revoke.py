@@ -25,7 +25,7 @@ from deployd.errors import DeploydError, TokenError
 from deployd.tokens import IssuedToken, RevokeOutcome, Tokens
 
 from ..app import Screen, Tui
-from ..widgets import ChoiceList, Field, Hint, Option
+from ..widgets import ChoiceList, Field, Hint, Option, paragraph
 from .generate import data_dir_trouble, describe_moment
 from .message import ConfirmScreen, MessageScreen
 
@@ -73,15 +73,11 @@ class RevokeScreen(Screen):
     def build(self) -> AnyContainer:
         return HSplit(
             [
-                Window(
-                    FormattedTextControl(
-                        "Paste the token (or type its id) and press enter, or press "
-                        "tab to pick one of the tokens issued here."
-                    ),
-                    wrap_lines=True,
-                    dont_extend_height=True,
+                paragraph(
+                    "Paste the token (or type its id) and press enter, or press "
+                    "tab to pick one of the tokens issued here.",
+                    "",
                 ),
-                Window(height=1),
                 self.field.container,
                 Window(height=1),
                 Window(FormattedTextControl(self._list_heading), height=1),

@@ -11,7 +11,7 @@ from deployd.errors import DeploydError
 from deployd.tokens import IssuedToken, Tokens
 
 from ..app import Screen, Tui
-from ..widgets import ChoiceList, Hint, Option, ellipsize
+from ..widgets import ChoiceList, Hint, Option, ellipsize, paragraph
 from .generate import data_dir_trouble, describe_moment
 from .message import MessageScreen
 from .revoke import RevokeScreen, is_expired
@@ -65,13 +65,11 @@ class TokenListScreen(Screen):
 
     def build(self) -> AnyContainer:
         if not self.issued:
-            return Window(
-                FormattedTextControl(
-                    "No tokens have been issued here yet. Tokens made by the original "
-                    "Docker Deploy API are not recorded, but still work and can be "
-                    "revoked by pasting them."
-                ),
-                wrap_lines=True,
+            return paragraph(
+                "No tokens have been issued here yet.",
+                "",
+                "Tokens made by the original Docker Deploy API are not recorded "
+                "here; they still work, and can be revoked by pasting them.",
             )
         heading = Window(FormattedTextControl(self._heading), height=1)
 
@@ -89,12 +87,12 @@ class TokenListScreen(Screen):
     def show(self, token: IssuedToken) -> None:
         """Show one token's record, with a key to revoke it while it is live."""
         lines = [
-            f"Containers:  {', '.join(token.containers)}",
-            f"Action:      {token.action.label}",
-            f"Remove old image: {'yes' if token.cleanup else 'no'}",
-            f"Created:     {describe_moment(token.created_at)}",
-            f"Expires:     {expiry(token)}",
-            f"State:       {state(token)}",
+            f"Containers:        {', '.join(token.containers)}",
+            f"Action:            {token.action.label}",
+            f"Remove old image:  {'yes' if token.cleanup else 'no'}",
+            f"Created:           {describe_moment(token.created_at)}",
+            f"Expires:           {expiry(token)}",
+            f"State:             {state(token)}",
         ]
         actions = []
         if state(token) == "live":
