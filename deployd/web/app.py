@@ -1,0 +1,129 @@
+"""The aiohttp application: routes, middlewares and the services they share.
+
+``create_app`` wires the handlers of ``api`` and ``pages`` to a ``Services``
+object. Two middlewares wrap every request: the outer one names the request
+(an id bound into every log line it causes) and logs how it ended, summing
+up bursts of rejections; the inner one turns an unexpected exception into a
+500 with a one-line message, keeping the traceback for the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from . import api, pages
+from .guard import client_address
+from .state import SERVICES, Services
+
+log = structlog.get_logger(__name__)
+
+# Requests carry their token in a header; no endpoint needs a body.
+MAX_BODY = 16 * 1024
+
+
+def create_app(state: Services) -> web.Application:
+    """Return the application that serves deployd's HTTP API with ``state``."""
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[log_requests, catch_errors]
+    )
+    app[SERVICES] = state
+    app.on_response_prepare.append(_add_cors_headers)
+    app.cleanup_ctx.append(_summarise_rejections)
+    app.router.add_route("OPTIONS", "/{tail:.*}", pages.preflight)
+    pages.add_routes(app, state.settings)
+    api.add_routes(app.router)
+
+    return app
+
+
+@web.middleware
+async def log_requests(
+    request: web.Request, handler: api.Handler
+) -> web.StreamResponse:
+    """Name the request, bind it into the log context, and log how it ended."""
+    state = request.app[SERVICES]
+    request_id = secrets.token_hex(6)
+    client = client_address(request, state.settings.behind_proxy)
+    request["client"] = client
+    request["request_id"] = request_id
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, client=client)
+    started = time.monotonic()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        _log_outcome(request, state, status, time.monotonic() - started)
+        structlog.contextvars.clear_contextvars()
+
+    return response
+
+
+def _log_outcome(
+    request: web.Request, state: Services, status: int, seconds: float
+) -> None:
+    fields = {
+        "method": request.method,
+        "path": request.path,
+        "duration_ms": round(seconds * 1000),
+    }
+    if 400 <= status < 500:
+        reason = request.get("reason")
+        state.rejections.record(request["client"], status, reason=reason, **fields)
+        return
+    log.info("request_finished", status=status, **fields)
+
+
+@web.middleware
+async def catch_errors(
+    request: web.Request, handler: api.Handler
+) -> web.StreamResponse:
+    """Answer an unexpected exception with a one-line 500; log the traceback."""
+    try:
+        return await handler(request)
+    except (web.HTTPException, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("request_failed")
+        prepared = request.get("response")
+        if isinstance(prepared, web.StreamResponse) and prepared.prepared:
+            return prepared
+        return web.Response(
+            status=500,
+            text="Error: deployd failed to answer this request; its log has the "
+            "details\n",
+        )
+
+
+async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(pages.CORS_HEADERS)
+    if "request_id" in request:
+        response.headers["X-Request-Id"] = request["request_id"]
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+
+
+async def _summarise_rejections(app: web.Application) -> AsyncIterator[None]:
+    rejections = app[SERVICES].rejections
+
+    async def flush_now_and_then() -> None:
+        while True:
+            await asyncio.sleep(rejections.interval)
+            rejections.flush()
+
+    task = asyncio.create_task(flush_now_and_then())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    rejections.flush()

@@ -1,0 +1,272 @@
+"""The registry of deploys: each runs as its own task, and any number may read its log.
+
+``Deploys.start`` turns an accepted plan into a ``Deploy`` record and a task
+that runs it, so a caller that goes away never stops a deploy. The record
+keeps every event in memory; ``Deploy.follow`` hands a reader the events so
+far and then the new ones as they come, through a bounded buffer: a reader
+that falls that far behind is cut off (``Follower.lagged``) instead of ever
+holding up the deploy. The registry keeps the most recent deploys only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from ..deploy import Deployer, DeployEvent, DeployPlan, DeployResult
+from ..deploy.events import utcnow
+
+log = structlog.get_logger(__name__)
+
+KEEP_DEPLOYS = 1000
+FOLLOWER_BUFFER = 1000
+# Beyond this many events a deploy keeps no more pull progress in its log.
+KEEP_EVENTS = 5000
+
+
+class Status(enum.StrEnum):
+    """Where a deploy is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(eq=False)
+class Deploy:
+    """One accepted deploy: what it does, who asked, and what it said so far."""
+
+    id: str
+    plan: DeployPlan
+    client: str
+    token: str
+    status: Status = Status.QUEUED
+    created_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: str = ""
+    result: DeployResult | None = None
+    events: list[DeployEvent] = field(default_factory=list)
+    _followers: set[Follower] = field(default_factory=set, repr=False)
+    _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        """Return whether the deploy has succeeded or failed."""
+        return self._done.is_set()
+
+    async def wait(self) -> None:
+        """Return once the deploy has finished."""
+        await self._done.wait()
+
+    def follow(self, buffer: int = FOLLOWER_BUFFER) -> Follower:
+        """Return a reader of the whole log: the events so far, then each new one.
+
+        The reader ends when the deploy finishes, or early, with ``lagged``
+        set, when it let more than ``buffer`` new events pile up.
+        """
+        follower = Follower(self.events, buffer)
+        if self.finished:
+            follower.close()
+        else:
+            self._followers.add(follower)
+
+        return follower
+
+    def emit(self, event: DeployEvent) -> None:
+        """Record one event and pass it to every reader; never blocks."""
+        if len(self.events) < KEEP_EVENTS or event.event != "pull_progress":
+            self.events.append(event)
+        for follower in list(self._followers):
+            if not follower.offer(event):
+                self._followers.discard(follower)
+                log.warning("deploy_reader_dropped", deploy_id=self.id)
+        _log_event(self.id, event)
+
+    def unfollow(self, follower: Follower) -> None:
+        """Stop passing events to ``follower``."""
+        self._followers.discard(follower)
+
+    def _begin(self) -> None:
+        self.status = Status.RUNNING
+        self.started_at = utcnow()
+
+    def _finish(self, result: DeployResult) -> None:
+        self.result = result
+        self.message = result.message
+        self.status = Status.SUCCEEDED if result.ok else Status.FAILED
+        self.finished_at = utcnow()
+        self._done.set()
+        for follower in self._followers:
+            follower.close()
+        self._followers.clear()
+
+
+class Follower:
+    """One reader's view of a deploy's events; iterate with ``async for``."""
+
+    def __init__(self, backlog: Iterable[DeployEvent], buffer: int) -> None:
+        self._pending: deque[DeployEvent] = deque(backlog)
+        self._room = buffer
+        self._wake = asyncio.Event()
+        self._closed = False
+        self.lagged = False
+
+    def offer(self, event: DeployEvent) -> bool:
+        """Queue ``event``; return False, and cut the reader off, when it is full."""
+        if self._room <= 0:
+            self.lagged = True
+            self._wake.set()
+            return False
+        self._room -= 1
+        self._pending.append(event)
+        self._wake.set()
+
+        return True
+
+    def close(self) -> None:
+        """End the reader once it has read what is queued."""
+        self._closed = True
+        self._wake.set()
+
+    def __aiter__(self) -> AsyncIterator[DeployEvent]:
+        return self
+
+    async def __anext__(self) -> DeployEvent:
+        while not self._pending:
+            if self._closed or self.lagged:
+                raise StopAsyncIteration
+            self._wake.clear()
+            await self._wake.wait()
+        self._room += 1
+
+        return self._pending.popleft()
+
+    async def next(self, timeout: float) -> DeployEvent | None:
+        """Return the next event, or None when ``timeout`` seconds pass without one.
+
+        Raises StopAsyncIteration when the reader has ended.
+        """
+        try:
+            return await asyncio.wait_for(self.__anext__(), timeout)
+        except TimeoutError:
+            return None
+
+
+class Deploys:
+    """Starts deploys as tasks and remembers the most recent ones by id."""
+
+    def __init__(self, deployer: Deployer, *, keep: int = KEEP_DEPLOYS) -> None:
+        self.deployer = deployer
+        self._keep = keep
+        self._deploys: OrderedDict[str, Deploy] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, plan: DeployPlan, *, client: str, token: str) -> Deploy:
+        """Return the record of a new deploy of ``plan``, which starts running now.
+
+        ``client`` is the caller's address and ``token`` the fingerprint of
+        the token that allowed it; both are kept for the log and the record.
+        """
+        deploy = Deploy(id=secrets.token_hex(8), plan=plan, client=client, token=token)
+        self._remember(deploy)
+        task = asyncio.create_task(self._run(deploy), name=f"deploy-{deploy.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+        return deploy
+
+    def get(self, deploy_id: str) -> Deploy | None:
+        """Return the deploy with this id, or None when it is unknown or forgotten."""
+        return self._deploys.get(deploy_id)
+
+    def recent(self) -> list[Deploy]:
+        """Return the remembered deploys, newest first."""
+        return list(reversed(self._deploys.values()))
+
+    def running(self) -> list[Deploy]:
+        """Return the deploys that have not finished yet."""
+        return [deploy for deploy in self._deploys.values() if not deploy.finished]
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for running deploys; return if all ended.
+
+        Deploys still running after that are cancelled, which rolls back the
+        container each one was swapping.
+        """
+        tasks = set(self._tasks)
+        if not tasks:
+            return True
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        return not pending
+
+    def _remember(self, deploy: Deploy) -> None:
+        self._deploys[deploy.id] = deploy
+        while len(self._deploys) > self._keep:
+            oldest_id, oldest = next(iter(self._deploys.items()))
+            if not oldest.finished:
+                break
+            del self._deploys[oldest_id]
+
+    async def _run(self, deploy: Deploy) -> None:
+        started = time.monotonic()
+        structlog.contextvars.bind_contextvars(deploy_id=deploy.id)
+        deploy._begin()
+        try:
+            result = await self.deployer.run(deploy.plan, deploy.emit)
+        except asyncio.CancelledError:
+            deploy._finish(_interrupted("deployd shut down while it ran"))
+            raise
+        except Exception as exc:
+            log.exception("deploy_crashed", error=type(exc).__name__)
+            result = _interrupted("an internal error stopped it")
+        deploy._finish(result)
+        log.log(
+            logging.INFO if result.ok else logging.ERROR,
+            "deploy_finished",
+            containers=list(deploy.plan.containers),
+            action=deploy.plan.action.slug,
+            outcome=deploy.status.value,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            message=result.message,
+        )
+
+
+_LEVELS = {"debug": logging.DEBUG, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def _interrupted(reason: str) -> DeployResult:
+    return DeployResult(
+        ok=False,
+        message=f"Deploy failed: {reason}; the daemon log has the details",
+    )
+
+
+def _log_event(deploy_id: str, event: DeployEvent) -> None:
+    level = _LEVELS.get(event.level, logging.INFO)
+    if event.event == "pull_progress":
+        level = logging.DEBUG
+    log.log(
+        level,
+        event.event,
+        container=event.container,
+        message=event.message,
+        **{key: value for key, value in event.data.items() if key != "event"},
+    )
