@@ -8,14 +8,12 @@ traceback) and 2 when the command line itself was wrong.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-import structlog
-
 from deployd.errors import DeploydError
+from deployd.logs import configure as configure_logging
 from deployd.tokens import Action
 
 from . import commands
@@ -45,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         # argparse has printed the help (status 0) or the usage error (status 2).
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    _configure_logging(out)
+    # Warnings and errors go to stderr, so that stdout carries results only.
+    configure_logging(level="warning", stream=out.stderr)
 
     return _run(parsed, out)
 
@@ -175,20 +174,7 @@ def _open_tui(out: Output) -> int:
         out.error(f"the TUI is not available ({exc}); use a subcommand, see --help")
         return EXIT_FAILED
 
-    return int(run_tui(commands.data_dir()))
-
-
-def _configure_logging(out: Output) -> None:
-    """Send warnings and errors to stderr, so that stdout carries results only."""
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.dev.ConsoleRenderer(colors=False),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        logger_factory=lambda *_: structlog.PrintLogger(out.stderr),
-        cache_logger_on_first_use=False,
-    )
+    return run_tui(commands.data_dir())
 
 
 if __name__ == "__main__":

@@ -67,11 +67,13 @@ class Revocations:
 
         return added
 
-    def _refresh(self) -> None:
-        now = self._clock()
-        if now - self._checked_at < RECHECK_SECONDS:
-            return
-        self._checked_at = now
+    def refresh(self) -> None:
+        """Reload the lists now if their files changed, whatever the last check.
+
+        A file that cannot be read leaves the lists as they were (and is
+        logged); the next check tries again.
+        """
+        self._checked_at = self._clock()
         if self._stat() != self._stamps:
             try:
                 self._reload()
@@ -79,6 +81,10 @@ class Revocations:
                 # Another writer may be half-way through a non-atomic write: keep
                 # the lists we have, and look again at the next check.
                 log.warning("revocations_unreadable", reason=exc.message)
+
+    def _refresh(self) -> None:
+        if self._clock() - self._checked_at >= RECHECK_SECONDS:
+            self.refresh()
 
     def _reload(self) -> None:
         stamps = self._stat()

@@ -159,6 +159,7 @@ class Tokens:
         """
         token = token.strip()
         claims = parse_claims(self._open(token), token)
+        self._revocations.refresh()
 
         return Inspection(
             claims=claims,
@@ -177,6 +178,7 @@ class Tokens:
         """
         text = token_or_id.strip()
         token_digest, token_id = self._revocation_target(text)
+        self._revocations.refresh()
         was_revoked = self._revocations.is_revoked(token_digest, token_id)
         self._revocations.revoke(token_digest, token_id)
         if was_revoked:
@@ -190,6 +192,8 @@ class Tokens:
 
         Raises ConfigError when the record cannot be read.
         """
+        self._revocations.refresh()
+
         return [
             entry.token.marked(
                 self._revocations.is_revoked(entry.digest, entry.token.token_id)
