@@ -45,7 +45,7 @@ async def read_all(deploy: Deploy, buffer: int = 1000) -> list[str]:
 async def test_a_deploy_runs_as_a_task_and_ends_with_its_result() -> None:
     deployer = ScriptedDeployer()
     deploy = registry(deployer).start(PLAN, client="10.0.0.1", token="abc")
-    assert deploy.status is Status.QUEUED, "a new deploy waits for its task"
+    assert deploy.started_at is None, "a new deploy waits for its task"
 
     deployer.go.set()
     async with asyncio.timeout(5):
