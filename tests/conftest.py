@@ -24,7 +24,7 @@ def sandbox() -> Iterator[Sandbox]:
     if started_dir:
         yield load(Path(started_dir))
         return
-    private = start()
+    private = start(die_with_parent=True)
     try:
         yield private
     finally:

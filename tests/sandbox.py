@@ -177,13 +177,22 @@ def docker_cli() -> str:
     return found
 
 
-def start(directory: Path | None = None, *, registries: bool = True) -> Sandbox:
+def start(
+    directory: Path | None = None,
+    *,
+    registries: bool = True,
+    die_with_parent: bool = False,
+) -> Sandbox:
     """Start a sandbox and return it; ``directory`` None means a fresh temp dir.
 
     Writes ``directory/env``. Without ``registries`` only the engine starts
-    (enough to run the daemon by hand). Raises SandboxError when not root, when a
-    tool is missing, when the directory is already in use or something does not
-    come up in time; whatever did start is stopped again before raising.
+    (enough to run the daemon by hand). With ``die_with_parent`` the daemons
+    get SIGTERM when this process dies, even by SIGKILL, so a killed test
+    session leaves no engine running (its files stay until ``stop``).
+
+    Raises SandboxError when not root, when a tool is missing, when the
+    directory is already in use or when something does not come up in time;
+    whatever did start is stopped again before raising.
     """
     _check_prerequisites(registries)
     runtime = Path(tempfile.mkdtemp(prefix="dd-", dir="/tmp"))
@@ -197,7 +206,10 @@ def start(directory: Path | None = None, *, registries: bool = True) -> Sandbox:
     directory.mkdir(parents=True, exist_ok=True)
     _write_env_line(directory, "DEPLOYD_SANDBOX_RUNTIME", str(runtime))
     try:
-        sandbox = _start_parts(directory, runtime, registries)
+        launcher = (
+            ["setpriv", "--pdeathsig", "SIGTERM", "--"] if die_with_parent else []
+        )
+        sandbox = _start_parts(directory, runtime, registries, launcher)
     except BaseException:
         stop(directory)
         raise
@@ -289,7 +301,7 @@ def _check_prerequisites(registries: bool) -> None:
             "the test sandbox runs its own dockerd and must run as root: "
             "use sudo or a root CI job"
         )
-    tools = ["dockerd", "containerd", "runc", "docker-init"]
+    tools = ["dockerd", "containerd", "runc", "docker-init", "setpriv"]
     if registries:
         tools += ["docker-registry", "htpasswd", "busybox"]
     missing = [tool for tool in tools if _which(tool) is None]
@@ -311,14 +323,16 @@ def _tool_path() -> str:
     return ":".join([path, *extra])
 
 
-def _start_parts(directory: Path, runtime: Path, registries: bool) -> Sandbox:
-    docker_host = _start_engine(runtime)
+def _start_parts(
+    directory: Path, runtime: Path, registries: bool, launcher: list[str]
+) -> Sandbox:
+    docker_host = _start_engine(runtime, launcher)
     sandbox = Sandbox(directory, runtime, docker_host, *([""] * 5))
     if not registries:
         return sandbox
-    registry = _start_registry(runtime, "open", auth=None)
+    registry = _start_registry(runtime, "open", None, launcher)
     password = secrets.token_urlsafe(18)
-    auth_registry = _start_registry(runtime, "auth", auth=(AUTH_USER, password))
+    auth_registry = _start_registry(runtime, "auth", (AUTH_USER, password), launcher)
     sandbox = Sandbox(
         directory,
         runtime,
@@ -335,10 +349,11 @@ def _start_parts(directory: Path, runtime: Path, registries: bool) -> Sandbox:
     return sandbox
 
 
-def _start_engine(runtime: Path) -> str:
+def _start_engine(runtime: Path, launcher: list[str]) -> str:
     socket_path = runtime / "docker.sock"
     namespace = _namespace(runtime)
     args = [
+        *launcher,
         "dockerd",
         f"--host=unix://{socket_path}",
         f"--data-root={runtime / 'root'}",
@@ -358,7 +373,9 @@ def _start_engine(runtime: Path) -> str:
     return f"unix://{socket_path}"
 
 
-def _start_registry(runtime: Path, name: str, auth: tuple[str, str] | None) -> str:
+def _start_registry(
+    runtime: Path, name: str, auth: tuple[str, str] | None, launcher: list[str]
+) -> str:
     auth_config = ""
     if auth is not None:
         htpasswd = runtime / f"registry-{name}.htpasswd"
@@ -378,7 +395,9 @@ def _start_registry(runtime: Path, name: str, auth: tuple[str, str] | None) -> s
             f"http:\n  addr: 127.0.0.1:{port}\n" + auth_config
         )
         process = _spawn(
-            runtime, f"registry-{name}", ["docker-registry", "serve", str(config)]
+            runtime,
+            f"registry-{name}",
+            [*launcher, "docker-registry", "serve", str(config)],
         )
         if _registry_answers(process, port):
             return f"127.0.0.1:{port}"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from tests.factories import ContainerFactory, ImageFactory, NetworkFactory
@@ -124,3 +128,34 @@ def test_stop_leaves_no_process_mount_or_file(tmp_path: Path) -> None:
     assert mounts_under(engine.runtime) == [], "no mount survives stop"
     assert not engine.runtime.exists(), "the runtime dir is removed"
     assert not engine.dir.exists(), "the sandbox dir is removed"
+
+
+def test_private_sandbox_engine_dies_with_its_killed_session(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", SESSION_SCRIPT, str(tmp_path / "sandbox")]
+    cwd = Path(__file__).parent.parent
+    with subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, text=True
+    ) as session:
+        try:
+            assert session.stdout is not None
+            runtime = Path(session.stdout.readline().strip())
+            assert processes_of(runtime), "the session's engine is running"
+            session.send_signal(signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while processes_of(runtime) and time.monotonic() < deadline:
+                time.sleep(0.2)
+
+            assert processes_of(runtime) == [], "the engine stops when its session dies"
+        finally:
+            session.kill()
+            stop(tmp_path / "sandbox")
+
+
+SESSION_SCRIPT = """
+import sys, time
+from pathlib import Path
+from tests.sandbox import start
+sandbox = start(Path(sys.argv[1]), registries=False, die_with_parent=True)
+print(sandbox.runtime, flush=True)
+time.sleep(600)
+"""
