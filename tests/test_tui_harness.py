@@ -19,6 +19,7 @@ from prompt_toolkit.formatted_text import fragment_list_to_text, to_formatted_te
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.layout import BufferControl, FormattedTextControl, Window
 from prompt_toolkit.layout.layout import walk
+from prompt_toolkit.layout.processors import ConditionalProcessor, PasswordProcessor
 from prompt_toolkit.output import DummyOutput
 
 WAIT = 15.0
@@ -59,7 +60,8 @@ def screen_text(tui: Tui) -> str:
         if isinstance(content, FormattedTextControl):
             parts.append(fragment_list_to_text(to_formatted_text(content.text)))
         elif isinstance(content, BufferControl):
-            parts.append(content.buffer.text)
+            text = content.buffer.text
+            parts.append("*" * len(text) if masked(content) else text)
 
     return "\n".join(parts)
 
@@ -67,6 +69,16 @@ def screen_text(tui: Tui) -> str:
 def squash(text: str) -> str:
     """Return ``text`` without whitespace, so that wrapping does not matter."""
     return "".join(text.split())
+
+
+def masked(control: BufferControl) -> bool:
+    """Return whether the control draws its text as stars (a password field)."""
+    return any(
+        isinstance(processor, ConditionalProcessor)
+        and isinstance(processor.processor, PasswordProcessor)
+        and processor.filter()
+        for processor in control.input_processors or []
+    )
 
 
 @dataclass

@@ -80,6 +80,8 @@ class Screen:
         self.tui = tui
         # The keys this screen handles beyond those of its focused widget.
         self.bindings: KeyBindingsBase | None = None
+        # Where the focus was when another screen covered this one.
+        self.last_focus: Window | None = None
         self._frame: HSplit | None = None
 
     @property
@@ -153,6 +155,8 @@ class Tui:
 
     def push(self, screen: Screen) -> None:
         """Show ``screen``; esc comes back to the one showing now."""
+        if self.stack:
+            self.screen.last_focus = self.application.layout.current_window
         self.stack.append(screen)
         self._show()
 
@@ -236,9 +240,13 @@ class Tui:
 
     def _show(self) -> None:
         screen = self.screen
-        target = screen.focus()
+        layout = self.application.layout
+        target: FocusableElement | None = screen.focus()
+        if screen.last_focus in list(layout.find_all_windows()):
+            target = screen.last_focus
+        screen.last_focus = None
         if target is not None:
-            self.application.layout.focus(target)
+            layout.focus(target)
         screen.shown()
         self.refresh()
 
