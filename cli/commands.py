@@ -52,7 +52,7 @@ class Output:
         """Write ``rows`` under ``headers`` in left-aligned columns."""
         widths = [
             max(len(cell) for cell in column)
-            for column in zip(headers, *rows, strict=False)
+            for column in zip(headers, *rows, strict=True)
         ]
         for row in (headers, *rows):
             cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
