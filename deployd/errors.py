@@ -1,12 +1,12 @@
 """Every error deployd raises on purpose, under one root.
 
     DeploydError
-    ├── EngineError             the Docker engine answered with an error (status, message)
+    ├── EngineError             the engine answered with an error (status, message)
     │   ├── EngineUnreachable   no engine answered on DOCKER_HOST
     │   ├── NotFound            404: no such container, image or network
     │   ├── Conflict            409: name in use, container already running ...
     │   └── PullFailed          the pull stream carried an error object
-    ├── DeployFailed            a deploy step failed (container, step, rolled back or not)
+    ├── DeployFailed            a deploy step failed (container, step, rolled back?)
     ├── DeployRefused           a container deployd will not touch (the one it runs in)
     ├── TokenError              a deploy token was refused
     │   ├── TokenMalformed      not a v4.public token, or unreadable claims

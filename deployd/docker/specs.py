@@ -54,6 +54,10 @@ def recreate_spec(
     """
     defaults = old_image.config if old_image is not None else {}
     config = _config(old.raw.get("Config") or {}, defaults, old.short_id)
+    if network_mode == "host" or network_mode.startswith("container:"):
+        # The host name comes from the host or the peer container here.
+        config.pop("Hostname", None)
+        config.pop("Domainname", None)
     config["Image"] = old.image_ref
     config["Labels"] = {**config.get("Labels", {}), REPLACES_LABEL: old.id}
     host_config = _host_config(old, network_mode)
