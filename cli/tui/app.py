@@ -178,8 +178,9 @@ class Tui:
 
     def quit(self, code: int = EXIT_OK) -> None:
         """Leave the app with exit code ``code``."""
-        if not self.application.is_done:
-            self.application.exit(result=code)
+        app = self.application
+        if app.is_running and not app.is_done:
+            app.exit(result=code)
 
     def start(self, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` as a task; its errors are shown as an error screen.

@@ -140,8 +140,14 @@ class ChoiceList(Generic[T]):
                 self.cursor = index
 
     def move(self, delta: int) -> None:
-        """Move the cursor by ``delta`` rows, stopping at either end."""
-        self.cursor = min(max(self.cursor + delta, 0), len(self.options) - 1)
+        """Move the cursor by ``delta`` rows; one step past an end wraps around."""
+        count = len(self.options)
+        if not count:
+            return
+        if abs(delta) == 1:
+            self.cursor = (self.cursor + delta) % count
+        else:
+            self.cursor = min(max(self.cursor + delta, 0), count - 1)
 
     def pick(self) -> None:
         """Hand the value under the cursor to ``on_pick``."""
@@ -169,9 +175,9 @@ class ChoiceList(Generic[T]):
             self.cursor = index
             self.pick()
         elif event.event_type == MouseEventType.SCROLL_UP:
-            self.move(-1)
+            self.cursor = max(self.cursor - 1, 0)
         elif event.event_type == MouseEventType.SCROLL_DOWN:
-            self.move(1)
+            self.cursor = min(self.cursor + 1, len(self.options) - 1)
         else:
             return NotImplemented
         return None
