@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -564,3 +566,58 @@ async def test_engine_unreachable_is_a_clear_failure(tmp_path: Path) -> None:
 
     assert not result.ok, "the deploy fails"
     assert "did not answer" in result.message, result.message
+
+
+# Many deploys at once
+
+
+async def test_deploys_of_one_container_never_overlap(
+    sandbox: Sandbox,
+    deployer: Deployer,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+) -> None:
+    web = container_factory(image_factory())
+    logs: list[list[DeployEvent]] = [[], [], []]
+
+    results = await asyncio.gather(
+        *(
+            deployer.run(DeployPlan((web.name,), RECREATE, False), log.append)
+            for log in logs
+        )
+    )
+
+    assert all(r.ok for r in results), [r.message for r in results]
+    touching = [[e.time for e in log if e.container == web.name] for log in logs]
+    spans = sorted((times[0], times[-1]) for times in touching)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start, "one deploy of a container ends before the next starts"
+    assert names_like(sandbox, web.name) == [web.name], "exactly one container"
+
+
+async def test_overlapping_pulls_of_one_image_share_one_engine_pull(
+    sandbox: Sandbox,
+    deployer: Deployer,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+) -> None:
+    v1 = image_factory()
+    containers = [container_factory(v1) for _ in range(3)]
+    v2 = publish(sandbox, image_factory, v1, version="v2")
+    logs: list[list[DeployEvent]] = [[] for _ in containers]
+
+    results = await asyncio.gather(
+        *(
+            deployer.run(DeployPlan((c.name,), PULL, False), log.append)
+            for c, log in zip(containers, logs, strict=True)
+        )
+    )
+
+    assert all(r.ok for r in results), [r.message for r in results]
+    assert deployer.pulls.started == 1, "one engine pull for three deploys"
+    shared = [
+        e.data["shared"] for log in logs for e in log if e.event == "image_pulled"
+    ]
+    assert sorted(shared) == [False, True, True], "two deploys joined the first pull"
+    for container in containers:
+        assert inspect(sandbox, container.name)["Image"] == v2.id, "all on v2"

@@ -21,6 +21,7 @@ from ..errors import DeployFailed, DeployRefused, EngineError, NotFound
 from ..tokens.claims import Action
 from .events import DeployEvent, DeployResult, Emit
 from .journal import ASIDE_MARK, Journal
+from .pulls import Pulls
 from .swap import Swap, Timing, restore
 
 log = structlog.get_logger(__name__)
@@ -47,12 +48,16 @@ class Deployer:
         *,
         timing: Timing | None = None,
         own_id: str | None = None,
+        max_parallel: int = 8,
     ) -> None:
         self.docker = docker
         self.journal = Journal(data_dir)
         self.timing = timing or Timing()
         self.own_id = own_id if own_id is not None else own_container_id()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.pulls = Pulls(docker)
+        # Each container's lock, with how many deploys hold or await it.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._slots = asyncio.Semaphore(max_parallel)
 
     async def check(self, plan: DeployPlan) -> None:
         """Return when every container of ``plan`` exists and may be touched.
@@ -80,7 +85,7 @@ class Deployer:
         emit(DeployEvent("deploy_started", _describe(plan)))
         for index, name in enumerate(plan.containers):
             try:
-                async with self.lock(name):
+                async with self.lock(name), self._slots:
                     await self._deploy_one(name, plan, emit)
             except (DeployFailed, DeployRefused, EngineError) as exc:
                 return _failed(plan, deployed, index, exc)
@@ -92,9 +97,17 @@ class Deployer:
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
         """Hold the one lock of container ``name`` while the body runs."""
-        lock = self._locks.setdefault(name, asyncio.Lock())
-        async with lock:
-            yield
+        lock, users = self._locks.get(name, (asyncio.Lock(), 0))
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]
+            else:
+                self._locks[name] = (lock, users - 1)
 
     async def _deploy_one(self, name: str, plan: DeployPlan, emit: Emit) -> None:
         started = time.monotonic()
@@ -163,8 +176,7 @@ class Deployer:
         emit(DeployEvent("image_pulling", f"Pulling {reference}", old.name))
         throttle = ProgressThrottle(emit, old.name)
         try:
-            async for progress in self.docker.images.pull(reference):
-                throttle.offer(progress)
+            joined = await self.pulls.pull(reference, throttle.offer)
         except EngineError as exc:
             raise DeployFailed(
                 f"container {old.name}: pull failed: {exc.message}; nothing was "
@@ -176,12 +188,14 @@ class Deployer:
         image = await self.docker.images.inspect(reference)
         changed = image.id != old.image_id
         verdict = "a new image" if changed else "the image is unchanged"
+        if joined:
+            verdict += ", shared with a pull already in flight"
         emit(
             DeployEvent(
                 "image_pulled",
                 f"Pulled {reference}: {verdict} ({image.id[7:19]})",
                 old.name,
-                data={"changed": changed, "image": image.id},
+                data={"changed": changed, "image": image.id, "shared": joined},
             )
         )
 
