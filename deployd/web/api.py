@@ -36,7 +36,7 @@ from . import render
 from .deploys import Deploy, Follower
 from .guard import token_from
 from .render import Format
-from .state import Services, services
+from .state import CLIENT, REASON, STREAM, Services, services
 
 log = structlog.get_logger(__name__)
 
@@ -84,9 +84,7 @@ async def post_deploy(request: web.Request) -> web.StreamResponse:
         )
     plan = DeployPlan(claims.containers, claims.action, claims.cleanup)
     await _check(request, state, plan)
-    deploy = state.deploys.start(
-        plan, client=request["client"], token=claims.fingerprint
-    )
+    deploy = state.deploys.start(plan, client=request[CLIENT], token=claims.fingerprint)
     log.info(
         "deploy_accepted",
         deploy_id=deploy.id,
@@ -116,7 +114,7 @@ def authenticate(request: web.Request, state: Services) -> Claims:
     Raises an HTTP 429, 401 or 400 error; failed authentications count
     towards the client's limit.
     """
-    client = request["client"]
+    client = request[CLIENT]
     wait = state.limiter.blocked_for(client)
     if wait > 0:
         refuse(
@@ -165,7 +163,7 @@ def refuse(
     headers: dict[str, str] | None = None,
 ) -> NoReturn:
     """Raise the HTTP error ``status`` with a one-line ``message`` as its body."""
-    request["reason"] = reason or message
+    request[REASON] = reason or message
     raise _ERRORS[status](
         text=f"Error: {' '.join(message.splitlines())}\n", headers=headers
     )
@@ -264,7 +262,7 @@ async def _stream(
             "X-Accel-Buffering": "no",
         }
     )
-    request["response"] = response
+    request[STREAM] = response
     follower = deploy.follow()
     try:
         await response.prepare(request)

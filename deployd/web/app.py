@@ -20,7 +20,7 @@ from aiohttp import web
 
 from . import api, pages
 from .guard import client_address
-from .state import SERVICES, Services
+from .state import CLIENT, REASON, REQUEST_ID, SERVICES, STREAM, Services
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +51,8 @@ async def log_requests(
     state = request.app[SERVICES]
     request_id = secrets.token_hex(6)
     client = client_address(request, state.settings.behind_proxy)
-    request["client"] = client
-    request["request_id"] = request_id
+    request[CLIENT] = client
+    request[REQUEST_ID] = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, client=client)
     started = time.monotonic()
@@ -79,8 +79,8 @@ def _log_outcome(
         "duration_ms": round(seconds * 1000),
     }
     if 400 <= status < 500:
-        reason = request.get("reason")
-        state.rejections.record(request["client"], status, reason=reason, **fields)
+        reason = request.get(REASON)
+        state.rejections.record(request[CLIENT], status, reason=reason, **fields)
         return
     log.info("request_finished", status=status, **fields)
 
@@ -96,9 +96,8 @@ async def catch_errors(
         raise
     except Exception:
         log.exception("request_failed")
-        prepared = request.get("response")
-        if isinstance(prepared, web.StreamResponse) and prepared.prepared:
-            return prepared
+        if STREAM in request and request[STREAM].prepared:
+            return request[STREAM]
         return web.Response(
             status=500,
             text="Error: deployd failed to answer this request; its log has the "
@@ -108,8 +107,8 @@ async def catch_errors(
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(pages.CORS_HEADERS)
-    if "request_id" in request:
-        response.headers["X-Request-Id"] = request["request_id"]
+    if REQUEST_ID in request:
+        response.headers["X-Request-Id"] = request[REQUEST_ID]
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
 
 

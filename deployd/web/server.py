@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -33,10 +34,13 @@ log = structlog.get_logger(__name__)
 RECOVERY_RETRY_SECONDS = 5.0
 # Once the deploys have ended, streams need only moments to write their end.
 CLOSE_TIMEOUT = 5.0
-# Bounds on what a client may send before its request is read.
-MAX_LINE = 8190
-MAX_FIELD = 8190
-MAX_HEADERS = 64
+# Bounds on what a client may send before its request is read: the request
+# line, each header, and how many headers.
+LIMITS: dict[str, Any] = {
+    "max_line_size": 8190,
+    "max_field_size": 8190,
+    "max_headers": 64,
+}
 
 
 def build_services(settings: Settings) -> Services:
@@ -77,9 +81,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         access_log=None,
         handle_signals=False,
         shutdown_timeout=CLOSE_TIMEOUT,
-        max_line_size=MAX_LINE,
-        max_field_size=MAX_FIELD,
-        max_headers=MAX_HEADERS,
+        **LIMITS,
     )
     try:
         await runner.setup()

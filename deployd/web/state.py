@@ -32,6 +32,11 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
+# What the middlewares and handlers note on each request.
+CLIENT = web.RequestKey("client", str)
+REQUEST_ID = web.RequestKey("request_id", str)
+REASON = web.RequestKey("reason", str)
+STREAM = web.RequestKey("stream", web.StreamResponse)
 
 
 def services(request: web.Request) -> Services:
