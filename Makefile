@@ -16,9 +16,11 @@ DEV_SANDBOX := .sandbox/dev
 venv: $(VENV)/.installed
 
 # Reinstall only when the package metadata changed since the last install.
+# --use-pep517: an older pip (Debian's venv) would fall back to `setup.py
+# develop`, which cannot map cli/ to deployd.cli.
 $(VENV)/.installed: setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --use-pep517 -e '.[test]'
 	touch $@
 
 lint: venv
