@@ -34,10 +34,9 @@ def two_containers(
     sandbox: Sandbox, container_factory: ContainerFactory
 ) -> list[StartedContainer]:
     """Two running busybox containers with fresh names."""
-    command = ["/busybox", "sleep", "600"]
     return [
-        container_factory(sandbox.base_image, command=command),
-        container_factory(sandbox.base_image, command=command),
+        container_factory(sandbox.base_image),
+        container_factory(sandbox.base_image),
     ]
 
 

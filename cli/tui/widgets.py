@@ -219,9 +219,13 @@ class Checklist:
     """Rows the user ticks with space, narrowed by the text typed into a filter."""
 
     def __init__(
-        self, headings: tuple[str, ...], widths: tuple[int, ...], rows: Sequence[Row]
+        self,
+        headings: tuple[str, ...],
+        widths: Callable[[Sequence[Row]], tuple[int, ...]],
+        rows: Sequence[Row],
     ) -> None:
         self.headings = headings
+        # Column widths are worked out on every draw, from the rows and the screen.
         self.widths = widths
         self.rows = list(rows)
         self.ticked: list[str] = []
@@ -293,7 +297,7 @@ class Checklist:
     def _line(self, columns: tuple[str, ...]) -> str:
         cells = [
             ellipsize(column, width).ljust(width)
-            for column, width in zip(columns, self.widths, strict=True)
+            for column, width in zip(columns, self.widths(self.rows), strict=True)
         ]
 
         return "  ".join(cells).rstrip()

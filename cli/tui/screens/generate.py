@@ -7,6 +7,7 @@ token's record, through ``Tokens.mint``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,6 +42,7 @@ from ..widgets import (
     error_text,
     paragraph,
     prose,
+    text_width,
 )
 
 ACTION_DETAILS = {
@@ -96,6 +98,21 @@ def describe_moment(moment: datetime) -> str:
     return f"{moment.astimezone():%Y-%m-%d %H:%M %Z}"
 
 
+# The cursor and tick box before the columns, and the gaps between them.
+CHECKLIST_CHROME = 6 + 2 * 2
+STATE_WIDTH = 10
+IMAGE_WIDTH_MIN = 16
+
+
+def column_widths(rows: Sequence[Row]) -> tuple[int, int, int]:
+    """Return the name, image and state widths: names whole where they fit."""
+    room = text_width() - CHECKLIST_CHROME - STATE_WIDTH
+    longest = max((len(row.columns[0]) for row in rows), default=4)
+    name = min(max(longest, 4), room - IMAGE_WIDTH_MIN)
+
+    return name, room - name, STATE_WIDTH
+
+
 class ContainersScreen(Screen):
     """Step 1: connect to the engine and pick the containers the token deploys."""
 
@@ -109,7 +126,7 @@ class ContainersScreen(Screen):
         self.failed = False
         self.loading = False
         self.error: str | None = None
-        self.checklist = Checklist(("NAME", "IMAGE", "STATE"), (24, 32, 10), rows=[])
+        self.checklist = Checklist(("NAME", "IMAGE", "STATE"), column_widths, rows=[])
         self.status_control = FormattedTextControl(self._status, focusable=True)
         self.bindings = self._bindings()
         self.tui.start(self.load)
@@ -204,7 +221,14 @@ class ContainersScreen(Screen):
         if not self._has_rows():
             return Window(height=0)
 
-        return HSplit([self.checklist.filter, Window(height=1), self.checklist.window])
+        return HSplit(
+            [
+                Window(height=1),
+                self.checklist.filter,
+                Window(height=1),
+                self.checklist.window,
+            ]
+        )
 
     def _status(self) -> StyleAndTextTuples:
         return error_text(self.status) if self.failed else prose(self.status)

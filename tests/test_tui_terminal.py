@@ -1,0 +1,183 @@
+"""deployd-cli in a real terminal: tmux runs it, send-keys types, capture-pane reads.
+
+``generate_token_in_terminal`` walks the wizard the way an operator would and
+returns the token read off the screen, so that a test can go on to use it
+(against a running daemon, say) after checking its claims.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from deployd.tokens import Action, Tokens
+from tests.factories import ContainerFactory
+from tests.sandbox import Sandbox
+
+WAIT = 20.0
+COLUMNS, ROWS = 80, 24
+EXITED = "deployd-cli exited with status"
+
+
+def cli_command() -> list[str]:
+    """Return how to start deployd-cli: the installed script, else the module."""
+    script = shutil.which("deployd-cli")
+    beside_python = Path(sys.executable).with_name("deployd-cli")
+    if script is None and beside_python.exists():
+        script = str(beside_python)
+
+    return [script] if script else [sys.executable, "-m", "deployd.cli.main"]
+
+
+@dataclass
+class Terminal:
+    """One tmux server of our own, with one pane running a command."""
+
+    socket: Path
+
+    def tmux(self, *args: str) -> str:
+        result = subprocess.run(
+            ["tmux", "-S", str(self.socket), *args],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=True,
+        )
+
+        return result.stdout
+
+    def start(self, command: str) -> None:
+        size = ["-x", str(COLUMNS), "-y", str(ROWS)]
+        self.tmux("new-session", "-d", *size, command)
+        # Let OSC 52 from the app set tmux's own paste buffer.
+        self.tmux("set-option", "-g", "set-clipboard", "on")
+
+    def keys(self, *keys: str) -> None:
+        """Send tmux key names (Enter, Down, Space, ...)."""
+        self.tmux("send-keys", *keys)
+        time.sleep(0.1)
+
+    def type(self, text: str) -> None:
+        """Send ``text`` literally."""
+        self.tmux("send-keys", "-l", text)
+        time.sleep(0.1)
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p")
+
+    def wait_for(self, check: Callable[[str], bool], what: str) -> str:
+        """Poll the pane until ``check`` accepts it; fail naming ``what``."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            screen = self.screen()
+            if check(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; pane:\n{screen}")
+            time.sleep(0.1)
+
+    def wait_text(self, needle: str) -> str:
+        return self.wait_for(lambda screen: needle in screen, repr(needle))
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    """A private tmux server, killed (with what runs in it) after the test."""
+    term = Terminal(tmp_path / "tmux.sock")
+    try:
+        yield term
+    finally:
+        subprocess.run(
+            ["tmux", "-S", str(term.socket), "kill-server"],
+            capture_output=True,
+            timeout=WAIT,
+            check=False,
+        )
+
+
+def token_on_screen(screen: str) -> str:
+    """Return the token the token screen shows, its wrapped lines joined."""
+    lines = screen.splitlines()
+    start = next(i for i, line in enumerate(lines) if "Your deploy token" in line)
+    token_lines = []
+    for line in lines[start + 1 :]:
+        if token_lines and not line.strip():
+            break
+        token_lines.append(line.strip())
+
+    return "".join(token_lines)
+
+
+def generate_token_in_terminal(
+    terminal: Terminal, sandbox: Sandbox, data_dir: Path, container: str
+) -> str:
+    """Run deployd-cli, make a 4-week recreate token for ``container``, return it.
+
+    Leaves deployd-cli with q and checks that it exited with status 0.
+    """
+    environment = f"DATA_DIR={shlex.quote(str(data_dir))} " + (
+        f"DOCKER_HOST={shlex.quote(sandbox.docker_host)}"
+    )
+    command = shlex.join(cli_command())
+    terminal.start(f"env {environment} {command}; echo {EXITED} $?; sleep 60")
+
+    terminal.wait_text("What do you want to do?")
+    terminal.keys("Enter")
+    terminal.wait_text("Connected to Docker socket")
+    terminal.type(container)
+    terminal.wait_text(f"> [ ] {container}")
+    terminal.keys("Space")
+    terminal.wait_text(f"> [x] {container}")
+    terminal.keys("Enter")
+    terminal.wait_text("Should the deploy token expire?")
+    terminal.keys("Down", "Enter")
+    terminal.wait_text("Lifetime:")
+    terminal.type("4w")
+    terminal.wait_text("Expires after 4w")
+    terminal.keys("Enter")
+    terminal.wait_text("What should a deploy do to the containers?")
+    terminal.keys("Down", "Enter")
+    terminal.wait_text("Press enter to generate the token")
+    terminal.keys("Enter")
+    screen = terminal.wait_text("Your deploy token")
+    token = token_on_screen(screen)
+
+    terminal.keys("c")
+    terminal.wait_text("Copied to the clipboard")
+    assert terminal.tmux("show-buffer") == token, (
+        "c puts the token on the clipboard (tmux's, through OSC 52)"
+    )
+    terminal.keys("q")
+    terminal.wait_text(f"{EXITED} 0")
+
+    return token
+
+
+def test_a_token_generated_in_a_real_terminal_verifies_with_its_claims(
+    sandbox: Sandbox,
+    container_factory: ContainerFactory,
+    data_dir: Path,
+    terminal: Terminal,
+) -> None:
+    container = container_factory(sandbox.base_image)
+
+    token = generate_token_in_terminal(terminal, sandbox, data_dir, container.name)
+
+    claims = Tokens(data_dir).verify(token)
+    assert claims.containers == (container.name,), "the token names the container"
+    assert claims.action is Action.RECREATE, "the token carries the chosen action"
+    assert claims.cleanup is False, "recreate never cleans up"
+    assert claims.expires_at is not None, "the token expires"
+    lifetime = claims.expires_at - datetime.now(UTC)
+    assert timedelta(weeks=4) - timedelta(minutes=5) < lifetime <= timedelta(weeks=4), (
+        "the token lives four weeks"
+    )
