@@ -65,7 +65,7 @@ async def open_wizard(driver: Driver) -> ContainersScreen:
 
 async def tick(driver: Driver, screen: ContainersScreen, name: str) -> None:
     """Filter the list down to ``name`` and tick it, then clear the filter."""
-    await driver.type(name)
+    await driver.write(name)
     await driver.until(
         lambda: [row.key for row in screen.checklist.visible] == [name],
         f"the filter to leave only {name}",
@@ -91,7 +91,7 @@ async def test_wizard_mints_a_token_whose_claims_match_the_answers(
         await driver.until_screen(ExpiryScreen)
         await driver.press("down", "enter")
         await driver.until_screen(LifetimeScreen)
-        await driver.type("24h")
+        await driver.write("24h")
         await driver.press("enter")
         await driver.until_screen(ActionScreen)
         await driver.press("enter")
@@ -137,13 +137,13 @@ async def test_filter_narrows_the_list_and_says_when_nothing_matches(
     first, second = two_containers
     async with running(Session(data_dir, sandbox.docker_host)) as driver:
         screen = await open_wizard(driver)
-        await driver.type(first.name)
+        await driver.write(first.name)
         await driver.until(
             lambda: [row.key for row in screen.checklist.visible] == [first.name],
             "the filter to leave only the first container",
         )
         assert second.name not in driver.text, "the filtered-out container is hidden"
-        await driver.type("-no-such-container")
+        await driver.write("-no-such-container")
         await driver.until_text("no container matches the filter")
         await driver.press("space", "enter")
         await driver.until_text("Select at least one container")
@@ -160,17 +160,17 @@ async def test_bad_lifetime_is_refused_inline_with_the_reason(
         await driver.until_screen(ExpiryScreen)
         await driver.press("down", "enter")
         await driver.until_screen(LifetimeScreen)
-        await driver.type("1x")
+        await driver.write("1x")
         await driver.until_text("'1x' is not a duration")
         await driver.press("enter")
         assert isinstance(driver.screen, LifetimeScreen), "a bad lifetime stops here"
         await driver.press("c-u")
-        await driver.type("0m")
+        await driver.write("0m")
         await driver.until_text("is zero")
         await driver.press("c-u")
         await driver.press("enter")
         await driver.until_text("Type a lifetime")
-        await driver.type("30m")
+        await driver.write("30m")
         await driver.until_text("Expires after 30m")
         await driver.press("enter")
         await driver.until_screen(ActionScreen)

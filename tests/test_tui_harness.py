@@ -105,7 +105,7 @@ class Driver:
             # A lone escape is only recognised once the input has been quiet.
             await asyncio.sleep(0.25 if key == "esc" else 0.02)
 
-    async def type(self, text: str) -> None:
+    async def write(self, text: str) -> None:
         """Type ``text`` as one burst, as a paste would arrive."""
         self.pipe.send_text(text)
         await asyncio.sleep(0.05)

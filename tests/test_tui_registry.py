@@ -28,11 +28,11 @@ async def open_form(driver: Driver) -> RegistryScreen:
 async def fill(driver: Driver, host: str, user: str, password: str) -> None:
     """Pick another registry and fill in the three fields, then press enter."""
     await driver.press("down", "enter")
-    await driver.type(host)
+    await driver.write(host)
     await driver.press("tab")
-    await driver.type(user)
+    await driver.write(user)
     await driver.press("tab")
-    await driver.type(password)
+    await driver.write(password)
     await driver.press("enter")
 
 

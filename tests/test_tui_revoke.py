@@ -35,8 +35,9 @@ async def result_title(driver: Driver) -> str:
     await driver.until_screen(MessageScreen)
     screen = driver.screen
     assert isinstance(screen, MessageScreen)
+    title: str = screen.title
 
-    return screen.title
+    return title
 
 
 async def test_a_pasted_token_is_revoked_after_confirmation(data_dir: Path) -> None:
@@ -44,7 +45,7 @@ async def test_a_pasted_token_is_revoked_after_confirmation(data_dir: Path) -> N
     token, issued = tokens.mint(["web"], Action.RESTART, False, None)
     async with running(Session(data_dir, NO_ENGINE)) as driver:
         await open_revoke(driver)
-        await driver.type(token)
+        await driver.write(token)
         await driver.press("enter")
         await driver.until_screen(ConfirmScreen)
         assert driver.shows(f"Token {issued.token_id} deploys web: restart"), (
@@ -76,7 +77,7 @@ async def test_a_token_revoked_before_is_reported_as_already_revoked(
     tokens.revoke(token)
     async with running(Session(data_dir, NO_ENGINE)) as driver:
         await open_revoke(driver)
-        await driver.type(token)
+        await driver.write(token)
         await driver.press("enter")
         assert await result_title(driver) == "Already revoked", "the outcome is named"
 
@@ -90,7 +91,7 @@ async def test_a_token_pasted_over_several_lines_is_still_recognised(
     async with running(Session(data_dir, NO_ENGINE)) as driver:
         screen = await open_revoke(driver)
         # The bracketed paste that terminals send for a pasted text.
-        await driver.type(f"\x1b[200~{broken}\x1b[201~")
+        await driver.write(f"\x1b[200~{broken}\x1b[201~")
         await driver.until(lambda: "\n" in screen.field.area.text, "the paste")
         await driver.press("enter")
         await driver.until_screen(ConfirmScreen)
@@ -99,12 +100,12 @@ async def test_a_token_pasted_over_several_lines_is_still_recognised(
 async def test_text_that_is_no_token_of_ours_is_called_invalid(data_dir: Path) -> None:
     async with running(Session(data_dir, NO_ENGINE)) as driver:
         screen = await open_revoke(driver)
-        await driver.type("v4.public.not-a-real-token")
+        await driver.write("v4.public.not-a-real-token")
         await driver.press("enter")
         await driver.until_text("This is not a valid token of this deployd")
         assert driver.screen is screen, "the user stays to paste again"
         await driver.press("c-u")
-        await driver.type("0123456789abcdef")
+        await driver.write("0123456789abcdef")
         await driver.press("enter")
         await driver.until_text("No token with id '0123456789abcdef' was issued")
 
@@ -117,7 +118,7 @@ async def test_an_expired_token_is_reported_as_expired_not_revoked(
     await asyncio.sleep(1.1)
     async with running(Session(data_dir, NO_ENGINE)) as driver:
         await open_revoke(driver)
-        await driver.type(token)
+        await driver.write(token)
         await driver.press("enter")
         assert await result_title(driver) == "Token expired", "the outcome is named"
     assert not tokens.inspect(token).revoked, "an expired token is left as it is"

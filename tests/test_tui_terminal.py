@@ -108,7 +108,7 @@ def token_on_screen(screen: str) -> str:
     """Return the token the token screen shows, its wrapped lines joined."""
     lines = screen.splitlines()
     start = next(i for i, line in enumerate(lines) if "Your deploy token" in line)
-    token_lines = []
+    token_lines: list[str] = []
     for line in lines[start + 1 :]:
         if token_lines and not line.strip():
             break
