@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import structlog
@@ -83,20 +83,21 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         shutdown_timeout=CLOSE_TIMEOUT,
         **LIMITS,
     )
-    try:
-        await runner.setup()
-        site = web.TCPSite(runner, settings.ip, settings.port)
-        await site.start()
-        log.info("deployd_listening", ip=settings.ip, port=settings.port)
-        await _wait_for_signal(stop)
-        await _shut_down(state, site)
-    finally:
-        recovery.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await recovery
-        await runner.cleanup()
-        await state.docker.close()
-        log.info("deployd_stopped")
+    with _signals_set(stop):
+        try:
+            await runner.setup()
+            site = web.TCPSite(runner, settings.ip, settings.port)
+            await site.start()
+            log.info("deployd_listening", ip=settings.ip, port=settings.port)
+            await stop.wait()
+            await _shut_down(state, site)
+        finally:
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
+            await runner.cleanup()
+            await state.docker.close()
+            log.info("deployd_stopped")
 
 
 async def recover(state: Services) -> None:
@@ -137,7 +138,13 @@ def _announce(settings: Settings) -> None:
         )
 
 
-async def _wait_for_signal(stop: asyncio.Event) -> None:
+@contextlib.contextmanager
+def _signals_set(stop: asyncio.Event) -> Iterator[None]:
+    """Let SIGTERM and SIGINT set ``stop`` while the body runs, shutdown included.
+
+    A signal during the shutdown is only logged: the grace period still
+    applies, and SIGKILL remains for an operator who cannot wait.
+    """
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -145,7 +152,7 @@ async def _wait_for_signal(stop: asyncio.Event) -> None:
             loop.add_signal_handler(signum, _stopper(stop, signum))
             handled.append(signum)
     try:
-        await stop.wait()
+        yield
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)
@@ -153,7 +160,7 @@ async def _wait_for_signal(stop: asyncio.Event) -> None:
 
 def _stopper(stop: asyncio.Event, signum: signal.Signals) -> Callable[[], None]:
     def handle() -> None:
-        log.info("signal_received", signal=signum.name)
+        log.info("signal_received", signal=signum.name, stopping=stop.is_set())
         stop.set()
 
     return handle

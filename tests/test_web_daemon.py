@@ -1,0 +1,326 @@
+"""The ``deployd`` command as a real process: startup, the /s helper, logs, shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from deployd.config import Settings
+from deployd.tokens import Action, Tokens
+from deployd.web.pages import render_template
+from tests.factories import ContainerFactory, ImageFactory
+from tests.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+HELPER_TIMEOUT = 120.0
+START_WAIT = "1.5"
+SETTINGS = {
+    *("URL", "PORT", "IP", "BEHIND_PROXY", "DISABLE_INDEX_PAGE", "SCRIPT_TIMEOUT"),
+    *("WORKERS", "DATA_DIR", "DOCKER_HOST", "LOG_LEVEL", "LOG_FORMAT"),
+    *("MAX_ENGINE_OPERATIONS", "START_WAIT", "HEALTH_TIMEOUT", "SHUTDOWN_GRACE"),
+    "SENTRY_DSN",
+}
+
+
+@dataclass
+class Daemon:
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_events(self) -> list[dict[str, object]]:
+        return [
+            json.loads(line) for line in self.log().splitlines() if line.startswith("{")
+        ]
+
+    def mint(self, name: str, action: Action) -> str:
+        token, _ = Tokens(self.data_dir).mint([name], action, False, None)
+        return token
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def environment(**settings: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in SETTINGS}
+    env["PYTHONPATH"] = str(ROOT)
+
+    return {**env, **settings}
+
+
+def run_deployd(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deployd"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+
+
+def wait_until_healthy(daemon: Daemon) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if daemon.process.poll() is not None:
+            raise AssertionError(f"deployd exited at start:\n{daemon.log()}")
+        try:
+            with urllib.request.urlopen(f"{daemon.url}/healthz", timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError(
+        f"deployd was not healthy in {START_TIMEOUT} s:\n{daemon.log()}"
+    )
+
+
+def stop(daemon: Daemon) -> int:
+    if daemon.process.poll() is None:
+        daemon.process.send_signal(signal.SIGTERM)
+    try:
+        return daemon.process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        daemon.process.kill()
+        daemon.process.wait(STOP_TIMEOUT)
+        raise
+
+
+@pytest.fixture
+def daemon(sandbox: Sandbox, data_dir: Path, tmp_path: Path) -> Iterator[Daemon]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "deployd.log"
+    env = environment(
+        URL=url,
+        PORT=str(port),
+        IP="127.0.0.1",
+        DATA_DIR=str(data_dir),
+        DOCKER_HOST=sandbox.docker_host,
+        LOG_FORMAT="json",
+        LOG_LEVEL="debug",
+        START_WAIT=START_WAIT,
+        WORKERS="4",
+        SHUTDOWN_GRACE="30",
+    )
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deployd"],
+            env=env,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    running = Daemon(process, url, data_dir, log_path)
+    try:
+        wait_until_healthy(running)
+        yield running
+    finally:
+        stop(running)
+
+
+def run_helper(daemon: Daemon, token: str) -> subprocess.CompletedProcess[str]:
+    """Run the documented CI line: fetch /s and pipe it into bash."""
+    return subprocess.run(
+        ["bash", "-c", 'curl -sSL "$DEPLOYD_URL/s" | bash -s -- "$DEPLOY_TOKEN"'],
+        env={**os.environ, "DEPLOYD_URL": daemon.url, "DEPLOY_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=HELPER_TIMEOUT,
+    )
+
+
+def get(url: str, token: str) -> int:
+    request = urllib.request.Request(url, headers={"X-Deploy-Token": token})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+# The bash helper, end to end
+
+
+def test_the_bash_helper_streams_a_successful_deploy_and_exits_0(
+    daemon: Daemon, image_factory: ImageFactory, container_factory: ContainerFactory
+) -> None:
+    container = container_factory(image_factory())
+    result = run_helper(daemon, daemon.mint(container.name, Action.RECREATE))
+
+    assert result.returncode == 0, f"a good deploy exits 0:\n{result.stdout}"
+    assert "Deploy succeeded" in result.stdout, "the verdict is printed"
+    assert "Deployment successful" in result.stdout, "and the helper says so"
+    assert "Deploy started" in result.stdout, "the steps are printed too"
+
+
+def test_the_bash_helper_exits_1_when_the_deploy_fails(
+    daemon: Daemon, image_factory: ImageFactory, container_factory: ContainerFactory
+) -> None:
+    container = container_factory(image_factory(push=False))
+    result = run_helper(daemon, daemon.mint(container.name, Action.PULL_AND_RECREATE))
+
+    assert result.returncode == 1, f"a failed deploy exits 1:\n{result.stdout}"
+    assert "Deploy failed" in result.stdout, "the reason is printed"
+    assert "Deployment failed" in result.stdout, "and the helper says so"
+
+
+def test_the_bash_helper_exits_1_when_the_request_is_refused(daemon: Daemon) -> None:
+    result = run_helper(daemon, "v4.public.not-a-token")
+
+    assert result.returncode == 1, f"a refused request exits 1:\n{result.stdout}"
+    assert "malformed token" in result.stdout, "the server's reason is printed"
+    assert "HTTP status 401" in result.stdout, "and the status"
+
+
+def test_the_bash_helper_exits_3_when_deployd_does_not_answer(tmp_path: Path) -> None:
+    settings = Settings(url=f"http://127.0.0.1:{free_port()}", script_timeout=10)
+    script = render_template("request.sh", settings)
+    result = subprocess.run(
+        ["bash", "-s", "--", "v4.public.whatever"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=HELPER_TIMEOUT,
+    )
+
+    assert result.returncode == 3, f"no answer exits 3:\n{result.stdout}"
+    assert "no answer" in result.stdout, "the helper says nobody answered"
+
+
+def test_the_bash_helper_exits_2_without_a_token(tmp_path: Path) -> None:
+    script = render_template("request.sh", Settings())
+    result = subprocess.run(
+        ["bash", "-s"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env={key: value for key, value in os.environ.items() if key != "DEPLOY_TOKEN"},
+        timeout=HELPER_TIMEOUT,
+    )
+
+    assert result.returncode == 2, "a missing token is a usage error"
+    assert "No deploy token" in result.stdout, "and the helper says so"
+
+
+# Tokens and logs in a running daemon
+
+
+def test_a_revocation_reaches_the_running_daemon_within_a_second(
+    daemon: Daemon, image_factory: ImageFactory, container_factory: ContainerFactory
+) -> None:
+    container = container_factory(image_factory())
+    token = daemon.mint(container.name, Action.RESTART)
+    probe = f"{daemon.url}/v1/deploys/0000000000000000"
+    assert get(probe, token) == 404, "a valid token gets past authentication"
+
+    Tokens(daemon.data_dir).revoke(token)
+    revoked_at = time.monotonic()
+    while get(probe, token) != 401:
+        assert time.monotonic() - revoked_at < 1.5, "the revocation was not seen"
+        time.sleep(0.05)
+
+
+def test_the_log_tells_what_happened_but_never_the_token(
+    daemon: Daemon, image_factory: ImageFactory, container_factory: ContainerFactory
+) -> None:
+    container = container_factory(image_factory())
+    token = daemon.mint(container.name, Action.RESTART)
+    assert run_helper(daemon, token).returncode == 0, "the deploy succeeds"
+    run_helper(daemon, token[:-4] + "AAAA")
+    Tokens(daemon.data_dir).revoke(token)
+    time.sleep(0.6)
+    run_helper(daemon, token)
+
+    events = daemon.log_events()
+    names = [event["event"] for event in events]
+    assert token not in daemon.log(), "the token never appears in the log"
+    assert token[10:40] not in daemon.log(), "nor any stretch of it"
+    assert "deploy_accepted" in names and "deploy_finished" in names, "deploys logged"
+    finished = next(e for e in events if e["event"] == "deploy_finished")
+    assert finished["outcome"] == "succeeded", "with their outcome"
+    assert finished["containers"] == [container.name], "and containers"
+    assert "duration_ms" in finished and "request_id" in finished, "and timing and id"
+    assert "request_rejected" in names, "refusals are logged"
+
+
+def test_the_startup_log_says_what_workers_does(daemon: Daemon) -> None:
+    ignored = [e for e in daemon.log_events() if e["event"] == "workers_ignored"]
+
+    assert ignored and "one async process" in str(ignored[0]["reason"]), (
+        "WORKERS is reported as accepted and ignored"
+    )
+
+
+# Startup refusals and shutdown
+
+
+def test_a_bad_setting_stops_deployd_with_exit_2_naming_it(data_dir: Path) -> None:
+    result = run_deployd(environment(DATA_DIR=str(data_dir), PORT="eighty"))
+
+    assert result.returncode == 2, "a bad setting exits 2"
+    assert result.stderr.startswith("deployd: PORT="), "stderr names the variable"
+    assert result.stderr.count("\n") == 1, "in one line"
+
+
+def test_an_unusable_data_dir_stops_deployd_with_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = run_deployd(environment(DATA_DIR=str(missing), LOG_FORMAT="json"))
+
+    assert result.returncode == 2, "a missing DATA_DIR exits 2"
+    assert str(missing) in result.stderr, "stderr names the path"
+    assert f"uid {os.getuid()}" in result.stderr, "and the user id"
+
+
+def test_sigterm_lets_a_running_deploy_finish_then_exits_0(
+    daemon: Daemon, image_factory: ImageFactory, container_factory: ContainerFactory
+) -> None:
+    container = container_factory(image_factory())
+    token = daemon.mint(container.name, Action.RECREATE)
+    with subprocess.Popen(
+        [
+            "curl",
+            "-sS",
+            "-N",
+            "-X",
+            "POST",
+            "-H",
+            f"X-Deploy-Token: {token}",
+            f"{daemon.url}/v1/deploy",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as client:
+        assert client.stdout is not None
+        first = client.stdout.readline()
+        daemon.process.send_signal(signal.SIGTERM)
+        rest, _ = client.communicate(timeout=HELPER_TIMEOUT)
+
+    assert first, "the stream had started before the signal"
+    assert rest.splitlines()[-1].startswith("Deploy succeeded"), (
+        "the deploy that was running finished and its caller was told"
+    )
+    assert daemon.process.wait(STOP_TIMEOUT) == 0, "deployd then exits 0"
+    assert "deployd_stopped" in daemon.log(), "and says it stopped"
