@@ -43,6 +43,7 @@ ENGINE_START_TIMEOUT = 60.0
 REGISTRY_START_TIMEOUT = 20.0
 STOP_TIMEOUT = 30.0
 CLI_TIMEOUT = 120.0
+FOREIGN_DOCKER_ENV = ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 STARTED = ("dockerd", "registry-open", "registry-auth")
 
 # The engine must never reach the internet: pulls from 127.0.0.1 bypass this
@@ -157,8 +158,11 @@ class Sandbox:
         config = self.runtime / ("cli-auth" if login else "cli-anon")
         config.mkdir(exist_ok=True)
 
+        # A context or TLS setting from the caller's shell would aim elsewhere.
+        inherited = {k: v for k, v in os.environ.items() if k not in FOREIGN_DOCKER_ENV}
+
         return {
-            **os.environ,
+            **inherited,
             "DOCKER_HOST": self.docker_host,
             "DOCKER_CONFIG": str(config),
             "DOCKER_BUILDKIT": "0",
