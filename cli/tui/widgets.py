@@ -232,10 +232,20 @@ class Checklist:
         self.cursor = 0
         self.filter = TextArea(multiline=False, prompt="Filter: ", focus_on_click=True)
         self.filter.buffer.on_text_changed += self._on_filter_changed
-        self.window = Window(
+        rows_window = Window(
             FormattedTextControl(self._fragments),
             always_hide_cursor=True,
             height=D(min=3),
+        )
+        # The heading and the tally stay put while the rows scroll between them.
+        self.container = HSplit(
+            [
+                self.filter,
+                Window(height=1),
+                Window(FormattedTextControl(self._heading), height=1),
+                rows_window,
+                Window(FormattedTextControl(self._tally), height=1),
+            ]
         )
 
     @property
@@ -280,7 +290,7 @@ class Checklist:
             self.ticked += [key for key in keys if key not in self.ticked]
 
     def _on_filter_changed(self, _: Buffer) -> None:
-        self.move(0)
+        self.cursor = 0
 
     def _on_mouse(self, index: int, event: MouseEvent) -> object:
         if event.event_type == MouseEventType.MOUSE_UP:
@@ -302,10 +312,19 @@ class Checklist:
 
         return "  ".join(cells).rstrip()
 
+    def _heading(self) -> StyleAndTextTuples:
+        return [("class:heading", "      " + self._line(self.headings))]
+
+    def _tally(self) -> StyleAndTextTuples:
+        shown, total = len(self.visible), len(self.rows)
+        tally = f"{len(self.ticked)} selected"
+        if shown < total:
+            tally += f", {shown} of {total} shown"
+
+        return [("class:detail", f"      {tally}")]
+
     def _fragments(self) -> StyleAndTextTuples:
-        result: StyleAndTextTuples = [
-            ("class:heading", "      " + self._line(self.headings) + "\n")
-        ]
+        result: StyleAndTextTuples = []
         visible = self.visible
         if not visible:
             result.append(("class:detail", "      (no container matches the filter)\n"))

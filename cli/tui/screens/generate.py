@@ -221,14 +221,7 @@ class ContainersScreen(Screen):
         if not self._has_rows():
             return Window(height=0)
 
-        return HSplit(
-            [
-                Window(height=1),
-                self.checklist.filter,
-                Window(height=1),
-                self.checklist.window,
-            ]
-        )
+        return HSplit([Window(height=1), self.checklist.container])
 
     def _status(self) -> StyleAndTextTuples:
         return error_text(self.status) if self.failed else prose(self.status)
