@@ -81,19 +81,47 @@ def run_deployd(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def wait_until_healthy(daemon: Daemon) -> None:
+def wait_for_health(daemon: Daemon) -> int:
+    """Return the status of the first answer /healthz gives."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if daemon.process.poll() is not None:
             raise AssertionError(f"deployd exited at start:\n{daemon.log()}")
-        try:
-            with urllib.request.urlopen(f"{daemon.url}/healthz", timeout=2):
-                return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
+        status = get(f"{daemon.url}/healthz", "")
+        if status:
+            return status
+        time.sleep(0.1)
     raise AssertionError(
-        f"deployd was not healthy in {START_TIMEOUT} s:\n{daemon.log()}"
+        f"deployd did not answer in {START_TIMEOUT} s:\n{daemon.log()}"
     )
+
+
+def start_daemon(tmp_path: Path, data_dir: Path, docker_host: str) -> Daemon:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "deployd.log"
+    env = environment(
+        URL=url,
+        PORT=str(port),
+        IP="127.0.0.1",
+        DATA_DIR=str(data_dir),
+        DOCKER_HOST=docker_host,
+        LOG_FORMAT="json",
+        LOG_LEVEL="debug",
+        START_WAIT=START_WAIT,
+        WORKERS="4",
+        SHUTDOWN_GRACE="30",
+    )
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deployd"],
+            env=env,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    return Daemon(process, url, data_dir, log_path)
 
 
 def stop(daemon: Daemon) -> int:
@@ -109,32 +137,9 @@ def stop(daemon: Daemon) -> int:
 
 @pytest.fixture
 def daemon(sandbox: Sandbox, data_dir: Path, tmp_path: Path) -> Iterator[Daemon]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "deployd.log"
-    env = environment(
-        URL=url,
-        PORT=str(port),
-        IP="127.0.0.1",
-        DATA_DIR=str(data_dir),
-        DOCKER_HOST=sandbox.docker_host,
-        LOG_FORMAT="json",
-        LOG_LEVEL="debug",
-        START_WAIT=START_WAIT,
-        WORKERS="4",
-        SHUTDOWN_GRACE="30",
-    )
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "deployd"],
-            env=env,
-            cwd=ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    running = Daemon(process, url, data_dir, log_path)
+    running = start_daemon(tmp_path, data_dir, sandbox.docker_host)
     try:
-        wait_until_healthy(running)
+        assert wait_for_health(running) == 200, "deployd is healthy"
         yield running
     finally:
         stop(running)
@@ -151,14 +156,18 @@ def run_helper(daemon: Daemon, token: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def get(url: str, token: str) -> int:
-    request = urllib.request.Request(url, headers={"X-Deploy-Token": token})
+def get(url: str, token: str, method: str = "GET") -> int:
+    """Return the status of the answer, 0 when nothing answered."""
+    headers = {"X-Deploy-Token": token} if token else {}
+    request = urllib.request.Request(url, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             status: int = response.status
             return status
     except urllib.error.HTTPError as error:
         return error.code
+    except (urllib.error.URLError, ConnectionError):
+        return 0
 
 
 # The bash helper, end to end
@@ -292,6 +301,22 @@ def test_an_unusable_data_dir_stops_deployd_with_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2, "a missing DATA_DIR exits 2"
     assert str(missing) in result.stderr, "stderr names the path"
     assert f"uid {os.getuid()}" in result.stderr, "and the user id"
+
+
+def test_deployd_keeps_serving_while_the_engine_is_away(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    running = start_daemon(tmp_path, data_dir, f"unix://{tmp_path}/gone.sock")
+    try:
+        health = wait_for_health(running)
+        token, _ = Tokens(data_dir).mint(["web"], Action.RESTART, False, None)
+        deploy = get(f"{running.url}/v1/deploy", token, method="POST")
+    finally:
+        stop(running)
+
+    assert health == 503, "without an engine /healthz says unavailable"
+    assert deploy == 503, "and deploys are refused for now, not failed"
+    assert "engine_unreachable" in running.log(), "the log warns about the engine"
 
 
 def test_sigterm_lets_a_running_deploy_finish_then_exits_0(
