@@ -316,3 +316,22 @@ async def test_fresh_engine_without_containers_says_there_is_nothing_to_deploy(
         )
         await driver.press("enter")
         assert driver.screen is screen, "enter cannot continue without containers"
+
+
+async def test_ctrl_a_ticks_every_shown_container_and_then_none(
+    sandbox: Sandbox, data_dir: Path, two_containers: list[StartedContainer]
+) -> None:
+    names = sorted(container.name for container in two_containers)
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        await driver.write("deployd-test-")
+        await driver.until(
+            lambda: {row.key for row in screen.checklist.visible} >= set(names),
+            "the filter to keep both test containers",
+        )
+        shown = [row.key for row in screen.checklist.visible]
+        await driver.press("c-a")
+        await driver.until(lambda: screen.checklist.ticked == shown, "all ticked")
+        assert driver.shows(f"{len(shown)} selected"), "the tally counts the ticks"
+        await driver.press("c-a")
+        await driver.until(lambda: screen.checklist.ticked == [], "none ticked")

@@ -20,6 +20,9 @@ from tests.test_tui_harness import Driver, running
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
 
+# Checks after a revocation use a fresh Tokens: one loaded before it may take
+# up to its recheck interval to see the change (the first test proves it does).
+
 
 async def open_revoke(driver: Driver) -> RevokeScreen:
     await driver.until_screen(MenuScreen)
@@ -121,7 +124,9 @@ async def test_an_expired_token_is_reported_as_expired_not_revoked(
         await driver.write(token)
         await driver.press("enter")
         assert await result_title(driver) == "Token expired", "the outcome is named"
-    assert not tokens.inspect(token).revoked, "an expired token is left as it is"
+    assert not Tokens(data_dir).inspect(token).revoked, (
+        "an expired token is left as it is"
+    )
 
 
 async def test_a_token_picked_from_the_issued_list_is_revoked_by_id(
@@ -138,13 +143,13 @@ async def test_a_token_picked_from_the_issued_list_is_revoked_by_id(
         assert driver.shows(issued.token_id), "the newest token is picked first"
         await driver.press("n")
         await driver.until_screen(RevokeScreen)
-        assert not tokens.inspect(new).revoked, "answering no revokes nothing"
+        assert not Tokens(data_dir).inspect(new).revoked, "answering no revokes nothing"
         await driver.press("enter")
         await driver.until_screen(ConfirmScreen)
         await driver.press("y")
         assert await result_title(driver) == "Token revoked", "the outcome is named"
-    assert tokens.inspect(new).revoked, "the picked token is revoked"
-    assert not tokens.inspect(old).revoked, "the other token is not"
+    assert Tokens(data_dir).inspect(new).revoked, "the picked token is revoked"
+    assert not Tokens(data_dir).inspect(old).revoked, "the other token is not"
 
 
 async def test_the_list_shows_each_token_with_its_state(data_dir: Path) -> None:
@@ -174,7 +179,9 @@ async def test_the_list_shows_each_token_with_its_state(data_dir: Path) -> None:
         await driver.until_screen(ConfirmScreen)
         await driver.press("y")
         assert await result_title(driver) == "Token revoked", "revoked from the list"
-    assert all(token.revoked for token in tokens.issued()), "both are revoked now"
+    assert all(token.revoked for token in Tokens(data_dir).issued()), (
+        "both are revoked now"
+    )
 
 
 async def test_an_empty_list_says_that_no_tokens_were_issued(data_dir: Path) -> None:

@@ -23,11 +23,15 @@ from prompt_toolkit.layout import (
 )
 from prompt_toolkit.layout.layout import FocusableElement
 
-from deployd.docker import own_container_id
-from deployd.docker.models import ContainerSummary
+from deployd.docker import ContainerSummary, own_container_id
 from deployd.errors import DeploydError, EngineError, EngineUnreachable
-from deployd.tokens import Action, IssuedToken, Tokens, parse_duration
-from deployd.tokens.durations import format_duration
+from deployd.tokens import (
+    Action,
+    IssuedToken,
+    Tokens,
+    format_duration,
+    parse_duration,
+)
 
 from ..app import Screen, Tui
 from ..clipboard import copy_to_clipboard
@@ -198,8 +202,8 @@ class ContainersScreen(Screen):
         self.status = [f"Connected to {kind} {where}", found]
         if rows:
             self.status.append(
-                "Select the containers this token may deploy: space ticks, "
-                "typing filters, enter continues."
+                "Select the containers this token may deploy: space ticks one, "
+                "ctrl-a all shown, typing filters, enter continues."
             )
         else:
             self.status += [
