@@ -145,3 +145,19 @@ async def test_drain_waits_for_running_deploys_and_cancels_the_late_ones() -> No
     assert deploy.status is Status.FAILED, "a cancelled deploy is marked failed"
     assert "shut down" in deploy.message, "the message says why"
     assert deploys.running() == [], "nothing runs after the drain"
+
+
+async def test_a_reader_waiting_in_silence_gets_none_and_keeps_its_place() -> None:
+    deployer = ScriptedDeployer()
+    deploy = registry(deployer).start(PLAN, client="c", token="t")
+    await asyncio.sleep(0.01)
+    follower = deploy.follow()
+
+    first = await follower.next(5)
+    quiet = await follower.next(0.05)
+    deployer.go.set()
+    after = await follower.next(5)
+
+    assert first is not None and first.event == "deploy_started", "the backlog first"
+    assert quiet is None, "a silent spell gives None, so the stream can keep alive"
+    assert after is not None and after.message == "step 0", "nothing was skipped"

@@ -104,7 +104,7 @@ def test_sse_frames_name_the_event_and_carry_json() -> None:
     assert frame.startswith("id: 7\nevent: container_created\ndata: {"), "SSE fields"
     assert frame.endswith("\n\n"), "a blank line ends the frame"
     assert json.loads(frame.split("data: ", 1)[1])["container"] == "web", "JSON data"
-    assert render.keepalive(Format.SSE).startswith(b":"), "keep-alive is a comment"
+    assert render.SSE_KEEPALIVE.startswith(b":"), "keep-alive is an SSE comment"
 
 
 def test_the_lag_notice_points_at_the_whole_log() -> None:

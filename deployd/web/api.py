@@ -290,7 +290,7 @@ async def _copy(response: web.StreamResponse, follower: Follower, fmt: Format) -
             return
         if item is None:
             if fmt is Format.SSE:
-                await response.write(render.keepalive(fmt))
+                await response.write(render.SSE_KEEPALIVE)
             continue
         await response.write(render.event(fmt, item, seq))
         seq += 1

@@ -144,24 +144,32 @@ class Follower:
         return self
 
     async def __anext__(self) -> DeployEvent:
-        while not self._pending:
-            if self._closed or self.lagged:
-                raise StopAsyncIteration
-            self._wake.clear()
-            await self._wake.wait()
-        self._room += 1
+        while True:
+            item = await self.next(None)
+            if item is not None:
+                return item
 
-        return self._pending.popleft()
-
-    async def next(self, timeout: float) -> DeployEvent | None:
+    async def next(self, timeout: float | None) -> DeployEvent | None:
         """Return the next event, or None when ``timeout`` seconds pass without one.
 
-        Raises StopAsyncIteration when the reader has ended.
+        Raises StopAsyncIteration once the reader has ended and read everything.
         """
-        try:
-            return await asyncio.wait_for(self.__anext__(), timeout)
-        except TimeoutError:
-            return None
+        if not self._pending and not self._ended:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+        if self._pending:
+            self._room += 1
+            return self._pending.popleft()
+        if self._ended:
+            raise StopAsyncIteration
+
+        return None
+
+    @property
+    def _ended(self) -> bool:
+        return self._closed or self.lagged
 
 
 class Deploys:

@@ -17,6 +17,8 @@ from ..deploy import DeployEvent
 from .deploys import Deploy
 
 _LEVEL_PREFIX = {"warning": "Warning: ", "error": "Error: "}
+# An SSE comment: keeps an idle event stream (and the proxies on its way) open.
+SSE_KEEPALIVE = b": keep-alive\n\n"
 
 
 class Format(enum.Enum):
@@ -115,11 +117,6 @@ def lagged(fmt: Format, deploy: Deploy, log_url: str) -> bytes:
     }
 
     return _object(fmt, "lagged", body, -1)
-
-
-def keepalive(fmt: Format) -> bytes:
-    """Return bytes that keep an idle stream open, empty where the format has none."""
-    return b": keep-alive\n\n" if fmt is Format.SSE else b""
 
 
 def _text_of(item: DeployEvent) -> str:
