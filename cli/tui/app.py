@@ -109,9 +109,6 @@ class Screen:
         """Return what should have the keyboard focus when the screen shows."""
         return None
 
-    def shown(self) -> None:
-        """Run when the screen becomes the current one (for the first time or again)."""
-
     def escape(self) -> None:
         """Go back; screens with a step inside them first undo that step."""
         self.tui.back()
@@ -248,7 +245,6 @@ class Tui:
         screen.last_focus = None
         if target is not None:
             layout.focus(target)
-        screen.shown()
         self.refresh()
 
     def _root(self) -> HSplit:
