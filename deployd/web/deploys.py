@@ -92,7 +92,7 @@ class Deploy:
             if not follower.offer(event):
                 self._followers.discard(follower)
                 log.warning("deploy_reader_dropped", deploy_id=self.id)
-        _log_event(self.id, event)
+        _log_event(event)
 
     def unfollow(self, follower: Follower) -> None:
         """Stop passing events to ``follower``."""
@@ -240,24 +240,28 @@ class Deploys:
         try:
             result = await self.deployer.run(deploy.plan, deploy.emit)
         except asyncio.CancelledError:
-            deploy._finish(_interrupted("deployd shut down while it ran"))
+            _finish(deploy, _interrupted("deployd shut down while it ran"), started)
             raise
         except Exception as exc:
             log.exception("deploy_crashed", error=type(exc).__name__)
             result = _interrupted("an internal error stopped it")
-        deploy._finish(result)
-        log.log(
-            logging.INFO if result.ok else logging.ERROR,
-            "deploy_finished",
-            containers=list(deploy.plan.containers),
-            action=deploy.plan.action.slug,
-            outcome=deploy.status.value,
-            duration_ms=round((time.monotonic() - started) * 1000),
-            message=result.message,
-        )
+        _finish(deploy, result, started)
 
 
 _LEVELS = {"debug": logging.DEBUG, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def _finish(deploy: Deploy, result: DeployResult, started: float) -> None:
+    deploy._finish(result)
+    log.log(
+        logging.INFO if result.ok else logging.ERROR,
+        "deploy_finished",
+        containers=list(deploy.plan.containers),
+        action=deploy.plan.action.slug,
+        outcome=deploy.status.value,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        message=result.message,
+    )
 
 
 def _interrupted(reason: str) -> DeployResult:
@@ -267,14 +271,11 @@ def _interrupted(reason: str) -> DeployResult:
     )
 
 
-def _log_event(deploy_id: str, event: DeployEvent) -> None:
+def _log_event(event: DeployEvent) -> None:
     level = _LEVELS.get(event.level, logging.INFO)
     if event.event == "pull_progress":
         level = logging.DEBUG
+    extra = {"data": dict(event.data)} if event.data else {}
     log.log(
-        level,
-        event.event,
-        container=event.container,
-        message=event.message,
-        **{key: value for key, value in event.data.items() if key != "event"},
+        level, event.event, container=event.container, message=event.message, **extra
     )
