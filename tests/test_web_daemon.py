@@ -275,6 +275,19 @@ def test_the_log_tells_what_happened_but_never_the_token(
     assert "request_rejected" in names, "refusals are logged"
 
 
+def test_a_flood_of_bad_requests_costs_a_few_log_lines(daemon: Daemon) -> None:
+    before = len(daemon.log().splitlines())
+    statuses = {
+        get(f"{daemon.url}/v1/deploy", f"v4.public.flood{n}", method="POST")
+        for n in range(200)
+    }
+    time.sleep(0.2)
+    added = len(daemon.log().splitlines()) - before
+
+    assert statuses == {401, 429}, "the flood is refused, then slowed down"
+    assert added < 30, f"200 refusals added {added} log lines"
+
+
 def test_the_startup_log_says_what_workers_does(daemon: Daemon) -> None:
     ignored = [e for e in daemon.log_events() if e["event"] == "workers_ignored"]
 
