@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 import structlog
+
 from deployd.cli.main import main
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import structlog
+
+from deployd import __version__
 from deployd.cli.tui import run_tui
 from deployd.cli.tui.app import EXIT_INTERRUPTED, EXIT_OK
 from deployd.cli.tui.context import Session
@@ -14,8 +16,6 @@ from deployd.cli.tui.run import EXIT_NO_TERMINAL, quiet_logs
 from deployd.cli.tui.screens.menu import MenuScreen
 from deployd.cli.tui.screens.message import MessageScreen
 from deployd.cli.tui.screens.revoke import RevokeScreen
-
-from deployd import __version__
 from tests.sandbox import Sandbox
 from tests.test_tui_harness import running
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from deployd.cli.tui.context import Session
 from deployd.cli.tui.diagnosis import socket_advice
 from deployd.cli.tui.screens import generate
@@ -22,7 +23,6 @@ from deployd.cli.tui.screens.generate import (
     TokenScreen,
 )
 from deployd.cli.tui.screens.menu import MenuScreen
-
 from deployd.tokens import Action, Tokens
 from tests.factories import ContainerFactory, StartedContainer
 from tests.sandbox import Sandbox, start, stop

@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from deployd.cli.tui.app import Screen, Tui
-from deployd.cli.tui.context import Session
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.formatted_text import fragment_list_to_text, to_formatted_text
 from prompt_toolkit.input import PipeInput, create_pipe_input
@@ -21,6 +19,9 @@ from prompt_toolkit.layout import BufferControl, FormattedTextControl, Window
 from prompt_toolkit.layout.layout import walk
 from prompt_toolkit.layout.processors import ConditionalProcessor, PasswordProcessor
 from prompt_toolkit.output import DummyOutput
+
+from deployd.cli.tui.app import Screen, Tui
+from deployd.cli.tui.context import Session
 
 WAIT = 15.0
 

@@ -8,7 +8,6 @@ from deployd.cli.tui.context import Session
 from deployd.cli.tui.screens.menu import MenuScreen
 from deployd.cli.tui.screens.message import ConfirmScreen, MessageScreen
 from deployd.cli.tui.screens.registry import RegistryScreen
-
 from deployd.registries import RegistryLogins
 from tests.sandbox import Sandbox
 from tests.test_tui_harness import Driver, running

@@ -8,12 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from deployd.cli.tui.context import Session
 from deployd.cli.tui.screens.menu import MenuScreen
 from deployd.cli.tui.screens.message import ConfirmScreen, MessageScreen
 from deployd.cli.tui.screens.revoke import RevokeScreen
 from deployd.cli.tui.screens.tokens_list import TokenListScreen
-
 from deployd.errors import TokenRevoked
 from deployd.tokens import Action, Tokens
 from tests.test_tui_harness import Driver, running
