@@ -140,9 +140,10 @@ class Tokens:
             self._refuse_if_expired(claims)
         except TokenError as exc:
             shown = claims.fingerprint if claims else fingerprint(token, None)
-            log.warning("token_rejected", token=shown, reason=type(exc).__name__)
+            # The web layer logs rejections once per client and burst; this is detail.
+            log.debug("token_rejected", token=shown, reason=type(exc).__name__)
             raise
-        log.info(
+        log.debug(
             "token_verified",
             token=claims.fingerprint,
             containers=list(claims.containers),

@@ -55,6 +55,7 @@ def build_services(settings: Settings) -> Services:
         timing=Timing(
             start_wait=settings.start_wait, health_timeout=settings.health_timeout
         ),
+        max_parallel=settings.max_engine_operations,
     )
 
     return Services(
