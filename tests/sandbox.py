@@ -254,10 +254,16 @@ def stop(directory: Path) -> None:
     """Stop every process of the sandbox in ``directory`` and remove its files.
 
     Safe to call on a half-started or already stopped sandbox. Raises
-    SandboxError when a process survives SIGKILL or a mount stays busy.
+    SandboxError when the directory holds no env file, when a process survives
+    SIGKILL or a mount stays busy.
     """
+    if not directory.exists():
+        return
     env = read_env(directory)
-    runtime = Path(env.get("DEPLOYD_SANDBOX_RUNTIME", directory))
+    if "DEPLOYD_SANDBOX_RUNTIME" not in env:
+        # Refuse to delete a directory that start() did not make.
+        raise SandboxError(f"{directory} is not a sandbox (no env file); left alone")
+    runtime = Path(env["DEPLOYD_SANDBOX_RUNTIME"])
     if runtime.exists():
         _remove_containers(env, runtime)
         _stop_processes(runtime)
