@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import daemon as daemons
 from tests.factories import ContainerFactory, ImageFactory, NetworkFactory
 from tests.sandbox import Sandbox, load, start, stop
 
@@ -74,3 +75,16 @@ def data_dir(tmp_path: Path) -> Path:
     path.mkdir()
 
     return path
+
+
+@pytest.fixture
+def daemon(
+    sandbox: Sandbox, data_dir: Path, tmp_path: Path
+) -> Iterator[daemons.Daemon]:
+    """A running ``deployd`` on a free port, on the sandbox engine and ``data_dir``."""
+    running = daemons.start_daemon(tmp_path, data_dir, sandbox.docker_host)
+    try:
+        assert daemons.wait_for_health(running) == 200, "deployd is healthy"
+        yield running
+    finally:
+        daemons.stop(running)

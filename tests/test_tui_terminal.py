@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from deployd.tokens import Action, Tokens
+from tests.daemon import Daemon, run_helper
 from tests.factories import ContainerFactory
 from tests.sandbox import Sandbox
 
@@ -162,11 +163,12 @@ def generate_token_in_terminal(
     return token
 
 
-def test_a_token_generated_in_a_real_terminal_verifies_with_its_claims(
+def test_a_token_generated_in_a_real_terminal_deploys_through_the_daemon(
     sandbox: Sandbox,
     container_factory: ContainerFactory,
     data_dir: Path,
     terminal: Terminal,
+    daemon: Daemon,
 ) -> None:
     container = container_factory(sandbox.base_image)
 
@@ -181,3 +183,8 @@ def test_a_token_generated_in_a_real_terminal_verifies_with_its_claims(
     assert timedelta(weeks=4) - timedelta(minutes=5) < lifetime <= timedelta(weeks=4), (
         "the token lives four weeks"
     )
+    deployed = run_helper(daemon, token)
+    assert deployed.returncode == 0, f"the deploy succeeds:\n{deployed.stdout}"
+    assert "Deploy succeeded" in deployed.stdout, "the daemon says so"
+    after = sandbox.cli("inspect", "-f", "{{.Id}}", container.name).stdout.strip()
+    assert after != container.id, "the container was recreated"
