@@ -337,6 +337,27 @@ async def test_container_network_mode_is_kept_by_name(
     ), "side shares the peer's host name"
 
 
+async def test_a_vanished_network_peer_fails_before_anything_changes(
+    sandbox: Sandbox,
+    deployer: Deployer,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+) -> None:
+    image = image_factory()
+    main = container_factory(image)
+    side = container_factory(
+        image, args=["--init", "--network", f"container:{main.name}"]
+    )
+    sandbox.cli("rm", "-f", main.name)
+
+    result, _ = await deploy(deployer, RECREATE, side.name)
+
+    assert not result.ok, "the deploy fails"
+    assert "no longer exists" in result.message, result.message
+    assert "nothing was changed" in result.message, result.message
+    assert inspect(sandbox, side.name)["Id"] == side.id, "the container is untouched"
+
+
 @pytest.mark.parametrize(
     "args",
     [["--init", "--network", "none", "--read-only"], ["--init", "--network", "host"]],

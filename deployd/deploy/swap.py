@@ -112,7 +112,18 @@ class Swap:
         mode = self.old.network_mode
         if not mode.startswith("container:"):
             return mode
-        peer = await self.docker.containers.inspect(mode.removeprefix("container:"))
+        peer_id = mode.removeprefix("container:")
+        try:
+            peer = await self.docker.containers.inspect(peer_id)
+        except NotFound as exc:
+            raise DeployFailed(
+                f"container {self.name}: the container whose network it shares "
+                f"({peer_id[:12]}) no longer exists; recreate {self.name} by hand "
+                "with the peer's name; nothing was changed",
+                container=self.name,
+                step="inspect",
+                rolled_back=True,
+            ) from exc
 
         return f"container:{peer.name}"
 
