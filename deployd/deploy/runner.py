@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,17 +75,28 @@ class Deployer:
                 ) from exc
             self._refuse_self(container)
 
-    async def run(self, plan: DeployPlan, emit: Emit) -> DeployResult:
+    async def run(
+        self,
+        plan: DeployPlan,
+        emit: Emit,
+        *,
+        on_start: Callable[[], None] | None = None,
+    ) -> DeployResult:
         """Deploy each container in order, stopping at the first failure.
 
-        Never raises for a failed deploy: the result says which containers
-        were deployed, which failed and which were left untouched.
+        ``on_start`` is called once, when the first container's lock and an
+        engine slot are held and nothing has been touched yet: until then the
+        deploy only waits. Never raises for a failed deploy: the result says
+        which containers were deployed, which failed and which were left
+        untouched.
         """
         deployed: list[str] = []
         emit(DeployEvent("deploy_started", _describe(plan)))
         for index, name in enumerate(plan.containers):
             try:
                 async with self.lock(name), self._slots:
+                    if index == 0 and on_start is not None:
+                        on_start()
                     await self._deploy_one(name, plan, emit)
             except (DeployFailed, DeployRefused, EngineError) as exc:
                 return _failed(plan, deployed, index, exc)
