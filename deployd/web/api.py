@@ -84,9 +84,11 @@ async def post_deploy(request: web.Request) -> web.StreamResponse:
         )
     plan = DeployPlan(claims.containers, claims.action, claims.cleanup)
     await _check(request, state, plan)
-    deploy = state.deploys.start(plan, client=request[CLIENT], token=claims.fingerprint)
+    deploy, joined = state.deploys.start(
+        plan, client=request[CLIENT], token=claims.fingerprint
+    )
     log.info(
-        "deploy_accepted",
+        "deploy_joined" if joined else "deploy_accepted",
         deploy_id=deploy.id,
         containers=list(plan.containers),
         action=plan.action.slug,
@@ -213,7 +215,7 @@ def describe(deploy: Deploy) -> dict[str, Any]:
         "finished_at": deploy.finished_at,
     }
 
-    return {
+    body: dict[str, Any] = {
         "id": deploy.id,
         "status": deploy.status.value,
         "containers": list(deploy.plan.containers),
@@ -227,6 +229,10 @@ def describe(deploy: Deploy) -> dict[str, Any]:
         "untouched": list(result.untouched) if result else [],
         "events": len(deploy.events),
     }
+    if not deploy.log_kept:
+        body["log"] = "not kept across restarts"
+
+    return body
 
 
 async def respond(request: web.Request, deploy: Deploy) -> web.StreamResponse:

@@ -1,11 +1,16 @@
 """The registry of deploys: each runs as its own task, and any number may read its log.
 
 ``Deploys.start`` turns an accepted plan into a ``Deploy`` record and a task
-that runs it, so a caller that goes away never stops a deploy. The record
+that runs it, so a caller that goes away never stops a deploy. A request for
+a plan that another deploy is still queued for (waiting for a container that
+an earlier deploy holds) joins that deploy instead: it would pull the same
+newest image, so one deploy waits behind a running one at most. The record
 keeps every event in memory; ``Deploy.follow`` hands a reader the events so
 far and then the new ones as they come, through a bounded buffer: a reader
 that falls that far behind is cut off (``Follower.lagged``) instead of ever
-holding up the deploy. The registry keeps the most recent deploys only.
+holding up the deploy. The registry keeps the most recent deploys only, and
+writes each finished one to the ``History`` so that its outcome outlives a
+restart (its log does not).
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import structlog
 
 from ..deploy import Deployer, DeployEvent, DeployPlan, DeployResult
 from ..deploy.events import utcnow
+from .history import History, Record
 
 log = structlog.get_logger(__name__)
 
@@ -58,8 +65,60 @@ class Deploy:
     message: str = ""
     result: DeployResult | None = None
     events: list[DeployEvent] = field(default_factory=list)
+    # False for a deploy of an earlier run, known from the history alone.
+    log_kept: bool = True
+    # How many later requests joined this deploy while it was queued.
+    joined: int = 0
     _followers: set[Follower] = field(default_factory=set, repr=False)
     _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @classmethod
+    def restored(cls, record: Record) -> Deploy:
+        """Return the finished deploy ``record`` describes, without its log."""
+        ok = record.status == Status.SUCCEEDED
+        deploy = cls(
+            id=record.id,
+            plan=DeployPlan(record.containers, record.action, record.cleanup),
+            client=record.client,
+            token=record.token_fingerprint,
+            status=Status(record.status),
+            created_at=record.created_at,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            message=record.message,
+            result=DeployResult(
+                ok=ok,
+                message=record.message,
+                deployed=record.deployed,
+                failed=record.failed,
+                untouched=record.untouched,
+            ),
+            log_kept=False,
+        )
+        deploy._done.set()
+
+        return deploy
+
+    def record(self) -> Record:
+        """Return what the history keeps of this deploy."""
+        result = self.result
+
+        return Record(
+            id=self.id,
+            containers=self.plan.containers,
+            action=self.plan.action,
+            cleanup=self.plan.cleanup,
+            status=self.status.value,
+            message=self.message,
+            created_at=self.created_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            client=self.client,
+            token_fingerprint=self.token,
+            deployed=result.deployed if result else (),
+            failed=result.failed if result else (),
+            untouched=result.untouched if result else (),
+        )
 
     @property
     def finished(self) -> bool:
@@ -172,32 +231,63 @@ class Follower:
         return self._closed or self.lagged
 
 
+class Started(NamedTuple):
+    """The deploy a request got, and whether it joined one already queued."""
+
+    deploy: Deploy
+    joined: bool
+
+
 class Deploys:
     """Starts deploys as tasks and remembers the most recent ones by id."""
 
-    def __init__(self, deployer: Deployer, *, keep: int = KEEP_DEPLOYS) -> None:
+    def __init__(
+        self,
+        deployer: Deployer,
+        *,
+        keep: int = KEEP_DEPLOYS,
+        history: History | None = None,
+    ) -> None:
         self.deployer = deployer
+        self.history = history
         self._keep = keep
         self._deploys: OrderedDict[str, Deploy] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Per plan, the deploy that waits and has not touched a container yet.
+        self._queued: dict[DeployPlan, Deploy] = {}
 
-    def start(self, plan: DeployPlan, *, client: str, token: str) -> Deploy:
-        """Return the record of a new deploy of ``plan``, which starts running now.
+    def start(self, plan: DeployPlan, *, client: str, token: str) -> Started:
+        """Return the deploy that will carry out ``plan`` for this request.
 
-        ``client`` is the caller's address and ``token`` the fingerprint of
-        the token that allowed it; both are kept for the log and the record.
+        That is the deploy of the same plan still queued, when there is one,
+        else a new deploy, which starts running now. ``client`` is the
+        caller's address and ``token`` the fingerprint of the token that
+        allowed it; a new deploy keeps both for the log and the record.
         """
+        queued = self._queued.get(plan)
+        if queued is not None:
+            queued.joined += 1
+            return Started(queued, joined=True)
         deploy = Deploy(id=secrets.token_hex(8), plan=plan, client=client, token=token)
         self._remember(deploy)
+        self._queued[plan] = deploy
         task = asyncio.create_task(self._run(deploy), name=f"deploy-{deploy.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-        return deploy
+        return Started(deploy, joined=False)
 
     def get(self, deploy_id: str) -> Deploy | None:
-        """Return the deploy with this id, or None when it is unknown or forgotten."""
-        return self._deploys.get(deploy_id)
+        """Return the deploy with this id, or None when it is unknown or forgotten.
+
+        A deploy of an earlier run comes from the history, without its log.
+        """
+        deploy = self._deploys.get(deploy_id)
+        if deploy is not None or self.history is None:
+            return deploy
+        record = self.history.get(deploy_id)
+
+        return Deploy.restored(record) if record is not None else None
 
     def recent(self) -> list[Deploy]:
         """Return the remembered deploys, newest first."""
@@ -214,14 +304,16 @@ class Deploys:
         container each one was swapping.
         """
         tasks = set(self._tasks)
-        if not tasks:
-            return True
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        pending: set[asyncio.Task[None]] = set()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
         for task in pending:
             task.cancel()
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.history is not None:
+            await self.history.flush()
 
         return not pending
 
@@ -236,32 +328,46 @@ class Deploys:
     async def _run(self, deploy: Deploy) -> None:
         started = time.monotonic()
         structlog.contextvars.bind_contextvars(deploy_id=deploy.id)
-        deploy._begin()
+
+        def begin() -> None:
+            self._unqueue(deploy)
+            deploy._begin()
+
         try:
-            result = await self.deployer.run(deploy.plan, deploy.emit)
+            result = await self.deployer.run(deploy.plan, deploy.emit, on_start=begin)
         except asyncio.CancelledError:
-            _finish(deploy, _interrupted("deployd shut down while it ran"), started)
+            reason = "deployd shut down while it " + (
+                "waited" if deploy.started_at is None else "ran"
+            )
+            self._finish(deploy, _interrupted(reason), started)
             raise
         except Exception as exc:
             log.exception("deploy_crashed", error=type(exc).__name__)
             result = _interrupted("an internal error stopped it")
-        _finish(deploy, result, started)
+        self._finish(deploy, result, started)
+
+    def _unqueue(self, deploy: Deploy) -> None:
+        if self._queued.get(deploy.plan) is deploy:
+            del self._queued[deploy.plan]
+
+    def _finish(self, deploy: Deploy, result: DeployResult, started: float) -> None:
+        self._unqueue(deploy)
+        deploy._finish(result)
+        log.log(
+            logging.INFO if result.ok else logging.ERROR,
+            "deploy_finished",
+            containers=list(deploy.plan.containers),
+            action=deploy.plan.action.slug,
+            outcome=deploy.status.value,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            joined=deploy.joined,
+            message=result.message,
+        )
+        if self.history is not None:
+            self.history.append(deploy.record())
 
 
 _LEVELS = {"debug": logging.DEBUG, "warning": logging.WARNING, "error": logging.ERROR}
-
-
-def _finish(deploy: Deploy, result: DeployResult, started: float) -> None:
-    deploy._finish(result)
-    log.log(
-        logging.INFO if result.ok else logging.ERROR,
-        "deploy_finished",
-        containers=list(deploy.plan.containers),
-        action=deploy.plan.action.slug,
-        outcome=deploy.status.value,
-        duration_ms=round((time.monotonic() - started) * 1000),
-        message=result.message,
-    )
 
 
 def _interrupted(reason: str) -> DeployResult:

@@ -27,6 +27,7 @@ from ..errors import EngineError
 from ..tokens import Tokens
 from .app import create_app
 from .deploys import Deploys
+from .history import History
 from .state import Services
 
 log = structlog.get_logger(__name__)
@@ -63,7 +64,7 @@ def build_services(settings: Settings) -> Services:
         tokens=tokens,
         docker=docker,
         deployer=deployer,
-        deploys=Deploys(deployer),
+        deploys=Deploys(deployer, history=History(settings.data_dir)),
     )
 
 
