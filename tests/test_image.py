@@ -93,26 +93,15 @@ def deployd(
     container_factory: ContainerFactory,
 ) -> RunningDeployd:
     """deployd running from the image with the socket and a data volume mounted."""
-    port = _free_port()
-    started = container_factory(
+    running = _run_deployd(
+        container_factory,
         deployd_image,
-        args=(
-            "--network",
-            "host",
-            "-e",
-            f"PORT={port}",
-            "-e",
-            "IP=127.0.0.1",
-            "-e",
-            "LOG_FORMAT=json",
-            "-v",
-            f"{sandbox.socket_path}:/var/run/docker.sock",
-            "-v",
-            f"{data_volume}:/data",
-        ),
+        "-v",
+        f"{sandbox.socket_path}:/var/run/docker.sock",
+        "-v",
+        f"{data_volume}:/data",
     )
-    running = RunningDeployd(started.name, port)
-    _wait_until_healthy(sandbox, running)
+    _wait_for_health(sandbox, running, 200)
 
     return running
 
@@ -167,6 +156,19 @@ def test_image_offers_the_cli_its_health_check_and_the_daemon_version(
     assert "deployd-cli" in cli_help.stdout, "cli is deployd-cli under a short name"
     assert health.returncode == 0, f"the health check passes: {health.stderr}"
     assert version.stdout.startswith("deployd "), "the daemon reports its version"
+
+
+@pytest.mark.image
+def test_image_health_check_fails_while_no_engine_answers(
+    sandbox: Sandbox, deployd_image: str, container_factory: ContainerFactory
+) -> None:
+    lonely = _run_deployd(container_factory, deployd_image)
+    _wait_for_health(sandbox, lonely, 503)
+
+    health = sandbox.cli("exec", lonely.name, "deployd-healthcheck", check=False)
+
+    assert health.returncode == 1, "without an engine the container is unhealthy"
+    assert "503" in health.stderr, f"the check says why: {health.stderr}"
 
 
 @pytest.mark.image
@@ -309,24 +311,46 @@ def _post_deploy(deployd: RunningDeployd, token: str) -> tuple[int, str]:
             return exc.code, exc.read().decode()
 
 
-def _wait_until_healthy(sandbox: Sandbox, deployd: RunningDeployd) -> None:
+def _run_deployd(
+    container_factory: ContainerFactory, image: str, *args: str
+) -> RunningDeployd:
+    port = _free_port()
+    started = container_factory(
+        image,
+        args=(
+            "--network",
+            "host",
+            "-e",
+            f"PORT={port}",
+            "-e",
+            "IP=127.0.0.1",
+            "-e",
+            "LOG_FORMAT=json",
+            *args,
+        ),
+    )
+
+    return RunningDeployd(started.name, port)
+
+
+def _wait_for_health(sandbox: Sandbox, deployd: RunningDeployd, status: int) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     last = "no answer yet"
     while time.monotonic() < deadline:
         try:
-            with HTTP.open(f"{deployd.url}/healthz", timeout=5) as response:
-                if response.status == 200:
-                    return
-                last = f"status {response.status}"
+            with HTTP.open(f"{deployd.url}/healthz", timeout=10) as response:
+                answered, last = response.status, f"status {response.status}"
         except urllib.error.HTTPError as exc:
             with exc:
-                last = f"status {exc.code}: {exc.read().decode()}"
+                answered, last = exc.code, f"status {exc.code}: {exc.read().decode()}"
         except OSError as exc:
-            last = str(exc)
+            answered, last = 0, str(exc)
+        if answered == status:
+            return
         time.sleep(0.3)
     logs = sandbox.cli("logs", "--tail", "30", deployd.name, check=False)
     pytest.fail(
-        f"deployd in the image did not answer /healthz with 200 within "
+        f"deployd in the image did not answer /healthz with {status} within "
         f"{START_TIMEOUT:.0f}s ({last}); its log:\n{logs.stdout}{logs.stderr}"
     )
 
