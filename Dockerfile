@@ -25,7 +25,7 @@ ENV PATH=/opt/deployd/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 # step removes the sources and, once deployd is in, the venv's own pip and
 # setuptools: nothing to build with stays behind. README* rather than
 # README.md: the package description is welcome, not required.
-COPY setup.cfg setup.py README* /tmp/deployd-src/
+COPY setup.cfg setup.py pyproject.toml README.md /tmp/deployd-src/
 COPY deployd /tmp/deployd-src/deployd
 COPY cli /tmp/deployd-src/cli
 COPY contrib/docker/healthcheck.py /tmp/deployd-src/healthcheck.py
