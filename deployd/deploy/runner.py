@@ -239,7 +239,11 @@ class Deployer:
                 )
             )
             return
-        emit(DeployEvent("image_removed", f"Removed the old image {previous[7:19]}"))
+        emit(
+            DeployEvent(
+                "image_removed", f"Removed the old image {previous[7:19]}", name
+            )
+        )
 
     async def recover(self) -> list[str]:
         """Repair the swaps a killed daemon left half-done; return their names.
