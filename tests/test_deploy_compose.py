@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,6 +13,7 @@ from deployd.deploy import Deployer, DeployPlan, Timing
 from deployd.docker import Credentials, Docker
 from deployd.tokens.claims import Action
 from tests.factories import ImageFactory, unique_name
+from tests.inspection import inspect
 from tests.sandbox import Sandbox
 
 COMPOSE_FILE = """
@@ -73,11 +72,6 @@ def compose(
         yield project
     finally:
         project("down", "-v", "--remove-orphans")
-
-
-def inspect(sandbox: Sandbox, name: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = json.loads(sandbox.cli("inspect", name).stdout)
-    return found[0]
 
 
 async def test_compose_container_is_recreated_as_compose_would(

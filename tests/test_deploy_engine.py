@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from deployd.errors import DeployRefused, EngineUnreachable, NotFound
 from deployd.registries import RegistryLogins
 from deployd.tokens.claims import Action
 from tests.factories import BuiltImage, ContainerFactory, ImageFactory
+from tests.inspection import inspect, names_like
 from tests.sandbox import Sandbox
 
 PULL, RECREATE, RESTART = Action.PULL_AND_RECREATE, Action.RECREATE, Action.RESTART
@@ -44,16 +44,6 @@ async def deploy(
     result = await deployer.run(DeployPlan(names, action, cleanup), events.append)
 
     return result, events
-
-
-def inspect(sandbox: Sandbox, name: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = json.loads(sandbox.cli("inspect", name).stdout)
-    return found[0]
-
-
-def names_like(sandbox: Sandbox, name: str) -> list[str]:
-    listed = sandbox.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
-    return sorted(n for n in listed if n.startswith(name))
 
 
 def publish(

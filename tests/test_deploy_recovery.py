@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from deployd.deploy import Deployer
 from deployd.deploy.journal import Entry, Journal, aside_name
 from deployd.docker import Credentials, Docker
 from tests.factories import ContainerFactory, ImageFactory
+from tests.inspection import inspect, names_like
 from tests.sandbox import Sandbox
 
 # Runs a recreate in a child process that kills itself the moment the swap
@@ -37,16 +36,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def inspect(sandbox: Sandbox, name: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = json.loads(sandbox.cli("inspect", name).stdout)
-    return found[0]
-
-
-def names_like(sandbox: Sandbox, name: str) -> list[str]:
-    listed = sandbox.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
-    return sorted(n for n in listed if n.startswith(name))
 
 
 async def recover(sandbox: Sandbox, data_dir: Path) -> list[str]:

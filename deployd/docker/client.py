@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -152,22 +153,16 @@ class Docker:
         versioned: bool = True,
         timeout: float | None = None,
     ) -> Any:
-        url = self._url(path, versioned)
-        log.debug("engine_called", method=method, path=path)
-        try:
-            async with self._open_session().request(
-                method,
-                url,
-                params=_query(params),
-                json=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout or self._timeout),
-            ) as response:
-                raw = await response.read()
-                if response.status >= 400:
-                    raise error_from_response(response.status, raw, path)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise self._unreachable(exc) from exc
+        async with self._send(
+            method,
+            path,
+            params=params,
+            body=body,
+            headers=headers,
+            versioned=versioned,
+            timeout=timeout or self._timeout,
+        ) as response:
+            raw = await response.read()
         if not raw:
             return None
         try:
@@ -182,25 +177,44 @@ class Docker:
         *,
         params: Params = None,
         headers: Mapping[str, str] | None = None,
-        data: bytes | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield the JSON objects of a newline-delimited JSON answer as they arrive.
 
         Raises EngineUnreachable, NotFound, Conflict or EngineError.
         """
         await self._negotiate()
-        url = self._url(path, versioned=True)
+        async with self._send(method, path, params=params, headers=headers) as response:
+            async for line in response.content:
+                if line.strip():
+                    yield _decode_line(line)
+
+    @asynccontextmanager
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        versioned: bool = True,
+        timeout: float | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send a request and hold its answer open; the one place errors translate."""
         log.debug("engine_called", method=method, path=path)
         try:
             async with self._open_session().request(
-                method, url, params=_query(params), headers=headers, data=data
+                method,
+                self._url(path, versioned),
+                params=_query(params),
+                json=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 if response.status >= 400:
                     raw = await response.read()
                     raise error_from_response(response.status, raw, path)
-                async for line in response.content:
-                    if line.strip():
-                        yield _decode_line(line)
+                yield response
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._unreachable(exc) from exc
 
