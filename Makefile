@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_SANDBOX := .sandbox/test
 DEV_SANDBOX := .sandbox/dev
 
-.PHONY: venv lint test test-image run sandbox-start sandbox-stop clean
+.PHONY: venv lint test test-image bench run sandbox-start sandbox-stop clean
 
 venv: $(VENV)/.installed
 
@@ -38,6 +38,10 @@ test: lint
 test-image: venv
 	PYTHON=$(BIN)/python scripts/with-sandbox .sandbox/test-image \
 		$(BIN)/pytest -m image tests/test_image.py $(PYTEST_ARGS)
+
+# Measure deployd against a private sandbox and print a table (about 2 minutes).
+bench: venv
+	$(BIN)/python -m bench.run
 
 # DATA_DIR defaults to ./data; DOCKER_HOST to the system engine or a sandbox.
 run: venv

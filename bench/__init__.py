@@ -1,0 +1,1 @@
+"""Benchmarks of deployd against a private sandbox engine; run with make bench."""
