@@ -599,11 +599,16 @@ async def test_deploys_of_one_container_never_overlap(
     )
 
     assert all(r.ok for r in results), [r.message for r in results]
-    touching = [[e.time for e in log if e.container == web.name] for log in logs]
+    touching = [
+        [e.time for e in log if e.container == web.name and e.event != "deploy_waiting"]
+        for log in logs
+    ]
     spans = sorted((times[0], times[-1]) for times in touching)
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, "one deploy of a container ends before the next starts"
     assert names_like(sandbox, web.name) == [web.name], "exactly one container"
+    waited = [any(e.event == "deploy_waiting" for e in log) for log in logs]
+    assert sorted(waited) == [False, True, True], "the two later deploys say they wait"
 
 
 async def test_overlapping_pulls_of_one_image_share_one_engine_pull(

@@ -93,6 +93,14 @@ class Deployer:
         deployed: list[str] = []
         emit(DeployEvent("deploy_started", _describe(plan)))
         for index, name in enumerate(plan.containers):
+            if self._busy(name):
+                emit(
+                    DeployEvent(
+                        "deploy_waiting",
+                        f"Waiting for the deploy of {name} that is running now",
+                        name,
+                    )
+                )
             try:
                 async with self.lock(name), self._slots:
                     if index == 0 and on_start is not None:
@@ -104,6 +112,10 @@ class Deployer:
         message = f"Deploy succeeded: {', '.join(deployed)}"
 
         return DeployResult(ok=True, message=message, deployed=tuple(deployed))
+
+    def _busy(self, name: str) -> bool:
+        held = self._locks.get(name)
+        return held is not None and held[0].locked()
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
