@@ -27,6 +27,7 @@ from .swap import Swap, Timing, restore
 log = structlog.get_logger(__name__)
 
 PROGRESS_INTERVAL = 1.0
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class Deployer:
                     f"container {name} does not exist on this engine; check the "
                     "name in the token"
                 ) from exc
-            self._refuse_self(container)
+            self._refuse_untouchable(container)
 
     async def run(
         self,
@@ -162,15 +163,22 @@ class Deployer:
                 step="inspect",
                 rolled_back=True,
             ) from exc
-        self._refuse_self(container)
+        self._refuse_untouchable(container)
 
         return container
 
-    def _refuse_self(self, container: Container) -> None:
+    def _refuse_untouchable(self, container: Container) -> None:
         if self.own_id is not None and container.id == self.own_id:
             raise DeployRefused(
                 f"container {container.name} is the one deployd runs in; deployd "
                 "will not replace or restart itself, update it by hand"
+            )
+        service = container.labels.get(SWARM_SERVICE_LABEL)
+        if service:
+            # Swarm would fight a replaced task: it owns the container's life.
+            raise DeployRefused(
+                f"container {container.name} is a task of swarm service {service}; "
+                "deploy it with docker service update instead"
             )
 
     async def _restart(self, old: Container, emit: Emit) -> None:
