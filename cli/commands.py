@@ -20,8 +20,8 @@ from typing import TextIO
 
 from deployd.docker import Docker
 from deployd.docker.client import DEFAULT_HOST
-from deployd.errors import EngineError
-from deployd.registries import RegistryLogins, normalise_host
+from deployd.errors import EngineError, EngineUnreachable
+from deployd.registries import RegistryLogins, check_and_add, normalise_host
 from deployd.tokens import Action, IssuedToken, Tokens, parse_expiry
 from deployd.tokens.durations import NEVER
 
@@ -129,12 +129,31 @@ def token_inspect(args: argparse.Namespace, out: Output) -> int:
 
 
 def registry_add(args: argparse.Namespace, out: Output) -> int:
-    """Store a registry login, reading the password from stdin."""
+    """Store a registry login, reading the password from stdin.
+
+    The engine tries the login first (as the TUI does), unless ``--no-verify``.
+    """
     password = out.stdin.read().removesuffix("\n").removesuffix("\r")
+    host = normalise_host(args.host)
     logins = RegistryLogins(data_dir())
-    replaced = logins.add(args.host, args.username, password)
+    try:
+        replaced = asyncio.run(
+            _check_and_add(logins, args.host, args.username, password, args.no_verify)
+        )
+    except EngineUnreachable as exc:
+        raise CommandFailed(
+            f"cannot check the login on {engine_address()} (DOCKER_HOST): "
+            f"{exc.message}; nothing was saved; start the engine or set "
+            "DOCKER_HOST, or pass --no-verify to save it unchecked"
+        ) from exc
+    except EngineError as exc:
+        raise CommandFailed(
+            f"the registry {host} refused the login for user {args.username}: "
+            f"{exc.message}; nothing was saved"
+        ) from exc
     verb = "Replaced" if replaced else "Saved"
-    out.line(f"{verb} the login for {normalise_host(args.host)}.")
+    checked = "" if args.no_verify else ", which the registry accepted"
+    out.line(f"{verb} the login for {host}{checked}.")
 
     return 0
 
@@ -160,6 +179,17 @@ def registry_remove(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def registry_host(text: str) -> str:
+    """Check ``HOST`` for argparse: Docker Hub too must be named (docker.io)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "the host is empty; name the registry, such as ghcr.io, "
+            "or docker.io for Docker Hub"
+        )
+
+    return text
+
+
 def expiry(text: str) -> timedelta | None:
     """Parse ``--expires`` for argparse: a duration, or ``never`` for None."""
     try:
@@ -183,6 +213,15 @@ def _check_containers_exist(names: Sequence[str]) -> None:
             f"{engine_address()}; check the name with `docker ps -a`, "
             "or pass --no-verify"
         )
+
+
+async def _check_and_add(
+    logins: RegistryLogins, host: str, username: str, password: str, unchecked: bool
+) -> bool:
+    if unchecked:
+        return await check_and_add(logins, None, host, username, password)
+    async with Docker.from_env(engine_address()) as docker:
+        return await check_and_add(logins, docker, host, username, password)
 
 
 async def _container_names() -> set[str]:

@@ -26,7 +26,8 @@ EXIT_USAGE = 2
 _ENVIRONMENT = """\
 environment:
   DATA_DIR     where key.pem and the token and login files live (default ./data)
-  DOCKER_HOST  the engine to check containers on (default unix:///var/run/docker.sock)
+  DOCKER_HOST  the engine that checks containers and registry logins
+               (default unix:///var/run/docker.sock)
 
 Run without arguments to open the interactive TUI.
 """
@@ -132,15 +133,26 @@ def _add_registry_commands(groups: Any) -> None:
     add = verbs.add_parser(
         "add",
         help="store or replace the login for a registry",
-        description="Store the login for a registry; the password is read on stdin.",
+        description="Check a registry login with the engine (DOCKER_HOST), then "
+        "store it; the password is read on stdin.",
     )
-    add.add_argument("host", metavar="HOST", help="such as ghcr.io or docker.io")
+    add.add_argument(
+        "host",
+        type=commands.registry_host,
+        metavar="HOST",
+        help="such as ghcr.io, or docker.io for Docker Hub",
+    )
     add.add_argument("--username", required=True, metavar="USER")
     add.add_argument(
         "--password-stdin",
         action="store_true",
         required=True,
         help="read the password from stdin (required, so it stays out of history)",
+    )
+    add.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="save the login without having the engine try it on the registry",
     )
     add.set_defaults(handler=commands.registry_add)
 

@@ -5,7 +5,9 @@ The file is the original tool's: a JSON object from registry host to
 ``{"username": ..., "password": ...}`` are read too. deployd writes the
 ``auth`` form so the original tool can still read the file, and changes only
 the entry it adds or removes. Passwords never leave this module except through
-``RegistryLogins.get``, which the engine client uses to build its auth header.
+``RegistryLogins.get``, which the engine client uses to build its auth header,
+and ``check_and_add``, which has the engine try a login before it is stored
+(the CLI and the TUI both add logins through it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import binascii
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -23,9 +25,15 @@ from deployd.docker.references import normalise_registry
 from deployd.errors import ConfigError
 from deployd.tokens.jsonfiles import read_json, write_json
 
+if TYPE_CHECKING:
+    from deployd.docker import Docker
+
 log = structlog.get_logger(__name__)
 
 AUTH_FILE = "registry-auth.json"
+DOCKER_HUB = "docker.io"
+# The address the engine's /auth expects for Docker Hub, as `docker login` sends it.
+DOCKER_HUB_AUTH = "https://index.docker.io/v1/"
 
 # A host name or address with an optional port, as image references carry them.
 _HOST = re.compile(
@@ -40,6 +48,36 @@ def normalise_host(text: str) -> str:
     the empty string) becomes ``docker.io``.
     """
     return normalise_registry(text)
+
+
+def auth_server(host: str) -> str:
+    """Return the server address the engine checks a login for ``host`` against."""
+    return DOCKER_HUB_AUTH if normalise_host(host) == DOCKER_HUB else host
+
+
+async def check_and_add(
+    logins: RegistryLogins,
+    docker: Docker | None,
+    host: str,
+    username: str,
+    password: str,
+) -> bool:
+    """Have the engine log in to ``host``, then store the login; return True when
+    it replaced one.
+
+    With ``docker`` None the login is stored unchecked. The login is checked for
+    what the file can hold before the engine is asked. Raises ConfigError when
+    it cannot be stored, EngineUnreachable when no engine answers, and
+    EngineError with the registry's reason when the registry refuses the login;
+    nothing is stored then.
+    """
+    wanted = _checked_host(host)
+    _check_login(username, password)
+    if docker is not None:
+        await docker.system.auth(auth_server(wanted), username, password)
+        log.info("registry_login_checked", host=wanted)
+
+    return logins.add(wanted, username, password)
 
 
 @dataclass(frozen=True)
@@ -159,6 +197,12 @@ def _decode_plain(entry: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _checked_host(text: str) -> str:
+    if not text.strip():
+        # normalise_host files "" under Docker Hub; a login must name its registry.
+        raise ConfigError(
+            "the registry host is empty; name it, such as ghcr.io, or docker.io "
+            "for Docker Hub"
+        )
     host = normalise_host(text)
     if not _HOST.fullmatch(host):
         raise ConfigError(

@@ -8,11 +8,16 @@ import pytest
 
 from deployd.registries import RegistryLogins
 from tests.cli_run import run_cli
+from tests.sandbox import Sandbox
 
 
 @pytest.fixture(autouse=True)
-def environment(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DATA_DIR", str(data_dir))
+    # No engine unless a test names the sandbox's: never the machine's own.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
 
 
 def run(
@@ -35,7 +40,7 @@ def test_add_reads_the_password_from_stdin(
         capsys,
         monkeypatch,
         "registry", "add", "https://index.docker.io/v1/", "--username", "bob",
-        "--password-stdin",
+        "--password-stdin", "--no-verify",
         stdin="s3cret\n",
     )  # fmt: skip
 
@@ -47,9 +52,93 @@ def test_add_reads_the_password_from_stdin(
         capsys,
         monkeypatch,
         "registry", "add", "docker.io", "--username", "alice", "--password-stdin",
+        "--no-verify",
         stdin="other",
     )  # fmt: skip
     assert (status, out) == (0, "Replaced the login for docker.io.\n")
+
+
+def test_add_saves_a_login_only_after_the_registry_accepted_it(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path,
+    sandbox: Sandbox,
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", sandbox.docker_host)
+    host, user = sandbox.auth_registry, sandbox.auth_user
+
+    status, out, err = run(
+        capsys,
+        monkeypatch,
+        "registry", "add", host, "--username", user, "--password-stdin",
+        stdin="wrongpass\n",
+    )  # fmt: skip
+    assert (status, out) == (1, ""), "a refused login fails"
+    assert err.startswith(f"deployd-cli: the registry {host} refused the login"), err
+    assert err.count("\n") == 1, "one line on stderr"
+    assert "nothing was saved" in err
+    assert "wrongpass" not in err, "the password is never shown"
+    assert RegistryLogins(data_dir).get(host) is None, "a refused login is not saved"
+
+    status, out, err = run(
+        capsys,
+        monkeypatch,
+        "registry", "add", host, "--username", user, "--password-stdin",
+        stdin=sandbox.auth_password + "\n",
+    )  # fmt: skip
+    assert (status, err) == (0, "")
+    assert out == f"Saved the login for {host}, which the registry accepted.\n"
+    assert RegistryLogins(data_dir).get(host) == (user, sandbox.auth_password)
+
+
+def test_add_without_an_engine_fails_naming_docker_host_and_no_verify(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    status, out, err = run(
+        capsys,
+        monkeypatch,
+        "registry", "add", "ghcr.io", "--username", "bob", "--password-stdin",
+        stdin="pw\n",
+    )  # fmt: skip
+
+    assert (status, out) == (1, "")
+    assert f"unix://{tmp_path}/no-engine.sock (DOCKER_HOST)" in err, "names the engine"
+    assert "--no-verify" in err, "suggests skipping the check"
+    assert err.count("\n") == 1, "one line on stderr"
+    assert not (data_dir / "registry-auth.json").exists(), "nothing was saved"
+
+    status, out, _ = run(
+        capsys,
+        monkeypatch,
+        "registry", "add", "ghcr.io", "--username", "bob", "--password-stdin",
+        "--no-verify",
+        stdin="pw\n",
+    )  # fmt: skip
+    assert (status, out) == (0, "Saved the login for ghcr.io.\n"), "--no-verify saves"
+    assert RegistryLogins(data_dir).get("ghcr.io") == ("bob", "pw")
+
+
+@pytest.mark.parametrize("host", ["", " "])
+def test_add_with_an_empty_host_is_a_usage_error_naming_docker_io(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path,
+    host: str,
+) -> None:
+    status, out, err = run(
+        capsys,
+        monkeypatch,
+        "registry", "add", host, "--username", "bob", "--password-stdin",
+        "--no-verify",
+        stdin="pw\n",
+    )  # fmt: skip
+
+    assert (status, out) == (2, ""), "an empty host is a usage error"
+    assert "docker.io for Docker Hub" in err, "Docker Hub must be named"
+    assert not (data_dir / "registry-auth.json").exists(), "nothing was saved"
 
 
 def test_add_without_password_stdin_is_a_usage_error(

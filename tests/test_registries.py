@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 import structlog
 
-from deployd.errors import ConfigError
-from deployd.registries import RegistryLogin, RegistryLogins, normalise_host
+from deployd.docker import Docker
+from deployd.errors import ConfigError, EngineError, EngineUnreachable
+from deployd.registries import (
+    RegistryLogin,
+    RegistryLogins,
+    check_and_add,
+    normalise_host,
+)
+from tests.sandbox import Sandbox
 
 
 @pytest.mark.parametrize(
@@ -114,6 +121,8 @@ def test_no_file_means_no_logins(data_dir: Path) -> None:
         ("ghcr.io", "", "pw", "username"),
         ("ghcr.io", "bo:b", "pw", "colon"),
         ("ghcr.io", "bob", "", "password is empty"),
+        ("", "bob", "pw", "host is empty.*docker.io"),
+        ("  ", "bob", "pw", "host is empty"),
     ],
 )
 def test_add_refuses_logins_that_cannot_be_stored(
@@ -148,3 +157,63 @@ def test_logs_never_contain_the_password(data_dir: Path) -> None:
     assert logs, "saving and removing must be logged"
     assert "hunter2-secret" not in repr(logs), "a password leaked into the logs"
     assert base64.b64encode(b"bob:hunter2-secret").decode() not in repr(logs)
+
+
+async def test_check_and_add_stores_a_login_the_registry_accepts(
+    sandbox: Sandbox, data_dir: Path
+) -> None:
+    logins = RegistryLogins(data_dir)
+    async with Docker.from_env(sandbox.docker_host) as docker:
+        replaced = await check_and_add(
+            logins,
+            docker,
+            f"http://{sandbox.auth_registry}/",
+            sandbox.auth_user,
+            sandbox.auth_password,
+        )
+
+    assert replaced is False, "there was no login to replace"
+    assert logins.get(sandbox.auth_registry) == (
+        sandbox.auth_user,
+        sandbox.auth_password,
+    ), "an accepted login is stored under the normalised host"
+
+
+async def test_check_and_add_stores_nothing_the_registry_refuses(
+    sandbox: Sandbox, data_dir: Path
+) -> None:
+    async with Docker.from_env(sandbox.docker_host) as docker:
+        with pytest.raises(EngineError) as raised:
+            await check_and_add(
+                RegistryLogins(data_dir),
+                docker,
+                sandbox.auth_registry,
+                sandbox.auth_user,
+                "wrong-password",
+            )
+
+    assert not isinstance(raised.value, EngineUnreachable), "the engine answered"
+    assert "wrong-password" not in raised.value.message, "the password is not shown"
+    assert not auth_file(data_dir).exists(), "a refused login is not stored"
+
+
+async def test_check_and_add_refuses_an_unstorable_login_before_the_engine(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # No engine listens there: reaching it would raise EngineUnreachable instead.
+    async with Docker.from_env(f"unix://{tmp_path}/docker.sock") as docker:
+        with pytest.raises(ConfigError, match="host is empty"):
+            await check_and_add(RegistryLogins(data_dir), docker, "", "bob", "pw")
+        with pytest.raises(EngineUnreachable):
+            await check_and_add(RegistryLogins(data_dir), docker, "a.io", "bob", "pw")
+
+    assert not auth_file(data_dir).exists(), "nothing is stored"
+
+
+async def test_check_and_add_without_an_engine_stores_the_login_unchecked(
+    data_dir: Path,
+) -> None:
+    logins = RegistryLogins(data_dir)
+
+    assert await check_and_add(logins, None, "ghcr.io", "bob", "pw") is False
+    assert logins.get("ghcr.io") == ("bob", "pw"), "stored without a check"

@@ -20,22 +20,14 @@ from prompt_toolkit.layout import (
 from prompt_toolkit.layout.layout import FocusableElement
 
 from deployd.errors import DeploydError, EngineError, EngineUnreachable
-from deployd.registries import normalise_host
+from deployd.registries import DOCKER_HUB, check_and_add, normalise_host
 
 from ..app import Screen, Tui
 from ..diagnosis import engine_failure
 from ..widgets import ChoiceList, Field, Hint, Option, error_text, paragraph, prose
 from .message import ConfirmScreen, MessageScreen
 
-DOCKER_HUB = "docker.io"
-# The address the engine's /auth expects for Docker Hub, as `docker login` sends it.
-DOCKER_HUB_AUTH = "https://index.docker.io/v1/"
 LABEL_WIDTH = 11
-
-
-def auth_server(host: str) -> str:
-    """Return the server address to check a login for ``host`` against."""
-    return DOCKER_HUB_AUTH if host == DOCKER_HUB else host
 
 
 class RegistryScreen(Screen):
@@ -138,8 +130,12 @@ class RegistryScreen(Screen):
         docker = self.tui.session.docker()
         try:
             async with docker:
-                await docker.system.auth(
-                    auth_server(host), user, self.password.area.text
+                replaced = await check_and_add(
+                    self.tui.session.registries(),
+                    docker,
+                    host,
+                    user,
+                    self.password.area.text,
                 )
         except EngineUnreachable as exc:
             self._show_failure(engine_failure(address, docker.socket_path, exc))
@@ -149,18 +145,14 @@ class RegistryScreen(Screen):
                 [f"The registry refused the login: {exc.message}", "Nothing was saved."]
             )
             return
-        finally:
-            self.busy = False
-        self._save(host, user)
-
-    def _save(self, host: str, user: str) -> None:
-        try:
-            replaced = self.tui.session.registries().add(
-                host, user, self.password.area.text
-            )
         except DeploydError as exc:
             self._show_failure([exc.message])
             return
+        finally:
+            self.busy = False
+        self._saved(host, user, replaced)
+
+    def _saved(self, host: str, user: str, replaced: bool) -> None:
         verb = "Replaced" if replaced else "Saved"
         self.tui.replace(
             MessageScreen(
