@@ -127,7 +127,8 @@ def test_parse_claims_reads_a_missing_cleanup_as_false() -> None:
     [
         ({"containerNames": []}, "no container"),
         ({"containerNames": None}, "no container"),
-        ({"containerNames": "web"}, "no container"),
+        ({"containerNames": "web"}, "^containerNames must be a list of container"),
+        ({"containerNames": {"web": 1}}, "^containerNames must be a list"),
         ({"containerNames": ["-web"]}, "'-web' is not a Docker container name"),
         ({"containerNames": ["a b"]}, "'a b' is not a Docker container name"),
         ({"containerNames": [7]}, "7 is not a Docker container name"),

@@ -159,10 +159,12 @@ def build_payload(
 def check_containers(names: object) -> tuple[str, ...]:
     """Return the container names without Docker's leading ``/``, duplicates dropped.
 
-    Raises ClaimsInvalid when ``names`` is not a non-empty list of names Docker
-    would accept.
+    Raises ClaimsInvalid when ``names`` is not a list, is empty, or holds a
+    name Docker would not accept.
     """
-    if not isinstance(names, list | tuple) or not names:
+    if names is not None and not isinstance(names, list | tuple):
+        raise ClaimsInvalid("containerNames must be a list of container names")
+    if not names:
         raise ClaimsInvalid("no container names are given; name at least one")
     for name in names:
         if not isinstance(name, str) or not CONTAINER_NAME.fullmatch(name):
