@@ -484,15 +484,66 @@ async def test_failed_create_after_the_stop_restores_the_old_container(
     container_factory: ContainerFactory,
 ) -> None:
     image = image_factory()
+    # Without an init, sleep ignores SIGTERM: the stop takes the full 3 s,
+    # long enough to take the image's name away while it runs.
+    web = container_factory(image, args=["--network", "none", "--stop-timeout", "3"])
+
+    running = asyncio.create_task(deploy(deployer, RECREATE, web.name))
+    await asyncio.sleep(1)
+    sandbox.cli("rmi", "-f", image.ref)  # the name goes, the old image stays
+    result, _ = await asyncio.wait_for(running, 60)
+
+    assert not result.ok, "the deploy fails"
+    assert f"container {web.name}: create failed" in result.message, result.message
+    assert "the old container was restored" in result.message, result.message
+    assert_restored(sandbox, web.name, web.id)
+
+
+async def test_a_missing_image_fails_before_the_container_is_stopped(
+    sandbox: Sandbox,
+    deployer: Deployer,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+) -> None:
+    image = image_factory()
     web = container_factory(image)
+    started = inspect(sandbox, web.name)["State"]["StartedAt"]
     sandbox.cli("rmi", "-f", image.ref)  # the name is gone, the old image stays
 
     result, _ = await deploy(deployer, RECREATE, web.name)
 
     assert not result.ok, "the deploy fails"
-    assert f"container {web.name}: create failed" in result.message, result.message
-    assert "restored" in result.message, result.message
-    assert_restored(sandbox, web.name, web.id)
+    assert f"its image {image.ref} is not on this engine" in result.message, (
+        result.message
+    )
+    assert "nothing was changed" in result.message, result.message
+    state = inspect(sandbox, web.name)
+    assert state["Id"] == web.id and state["State"]["Running"], "still running"
+    assert state["State"]["StartedAt"] == started, "never stopped"
+
+
+async def test_volumes_from_follow_their_owner_not_its_old_volume(
+    sandbox: Sandbox,
+    deployer: Deployer,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+) -> None:
+    image = image_factory()
+    owner = container_factory(
+        image, args=["--init", "--network", "none", "-v", "/shared"]
+    )
+    user = container_factory(
+        image, args=["--init", "--network", "none", "--volumes-from", owner.name]
+    )
+
+    result, _ = await deploy(deployer, RECREATE, user.name)
+
+    assert result.ok, result.message
+    host_config = inspect(sandbox, user.name)["HostConfig"]
+    assert host_config["VolumesFrom"] == [owner.name], "volumes-from kept"
+    assert not host_config.get("Binds"), "the owner's volume is not pinned as a bind"
+    sandbox.cli("exec", owner.name, "sh", "-c", "echo shared > /shared/f")
+    assert read_file(sandbox, user.name, "/shared/f") == "shared", "same volume"
 
 
 @pytest.mark.parametrize(

@@ -90,42 +90,63 @@ class Swap:
         return self.new_id
 
     async def _spec(self) -> ContainerSpec:
+        """Return the new container's spec; raise DeployFailed before any change."""
+        await self._require_image()
         old_image = await _image_or_none(self.docker, self.old.image_id)
         mode = await self._network_mode()
+        shared = await self._shared_volumes()
         try:
             return recreate_spec(
                 self.old,
                 old_image,
                 network_mode=mode,
                 api_version=self.docker.api_tuple,
+                shared_volumes=shared,
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise DeployFailed(
-                f"container {self.name}: its configuration could not be read "
-                f"({exc}); nothing was changed",
-                container=self.name,
-                step="inspect",
-                rolled_back=True,
+            raise self._unchanged(
+                f"its configuration could not be read ({exc})"
             ) from exc
+
+    async def _require_image(self) -> None:
+        if await _image_or_none(self.docker, self.old.image_ref) is None:
+            raise self._unchanged(
+                f"its image {self.old.image_ref} is not on this engine; push it and "
+                "deploy with pull and recreate, or pull it on the host"
+            )
 
     async def _network_mode(self) -> str:
         mode = self.old.network_mode
         if not mode.startswith("container:"):
             return mode
         peer_id = mode.removeprefix("container:")
-        try:
-            peer = await self.docker.containers.inspect(peer_id)
-        except NotFound as exc:
-            raise DeployFailed(
-                f"container {self.name}: the container whose network it shares "
-                f"({peer_id[:12]}) no longer exists; recreate {self.name} by hand "
-                "with the peer's name; nothing was changed",
-                container=self.name,
-                step="inspect",
-                rolled_back=True,
-            ) from exc
+        peer = await self._peer(peer_id, "whose network it shares")
 
         return f"container:{peer.name}"
+
+    async def _shared_volumes(self) -> frozenset[str]:
+        names: set[str] = set()
+        for source in self.old.volumes_from:
+            owner = await self._peer(source, "it takes volumes from")
+            names |= owner.volume_names
+        return frozenset(names)
+
+    async def _peer(self, name_or_id: str, relation: str) -> Container:
+        try:
+            return await self.docker.containers.inspect(name_or_id)
+        except NotFound as exc:
+            raise self._unchanged(
+                f"the container {relation} ({name_or_id[:12]}) no longer exists; "
+                f"recreate {self.name} by hand"
+            ) from exc
+
+    def _unchanged(self, reason: str) -> DeployFailed:
+        return DeployFailed(
+            f"container {self.name}: {reason}; nothing was changed",
+            container=self.name,
+            step="inspect",
+            rolled_back=True,
+        )
 
     async def _replace(self, spec: ContainerSpec) -> None:
         if self.old.running or self.old.restarting:

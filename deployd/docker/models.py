@@ -82,6 +82,18 @@ class Container:
         return self.id[:12]
 
     @property
+    def volumes_from(self) -> tuple[str, ...]:
+        """Return the containers named in ``--volumes-from``, without their mode."""
+        entries = (self.raw.get("HostConfig") or {}).get("VolumesFrom") or ()
+        return tuple(entry.split(":", 1)[0] for entry in entries)
+
+    @property
+    def volume_names(self) -> frozenset[str]:
+        """Return the names of the volumes mounted in this container."""
+        mounts = self.raw.get("Mounts") or ()
+        return frozenset(m["Name"] for m in mounts if m.get("Type") == "volume")
+
+    @property
     def has_healthcheck(self) -> bool:
         check = (self.raw.get("Config") or {}).get("Healthcheck") or {}
         test = check.get("Test") or []

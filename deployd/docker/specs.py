@@ -45,12 +45,15 @@ def recreate_spec(
     *,
     network_mode: str,
     api_version: tuple[int, int],
+    shared_volumes: frozenset[str] = frozenset(),
 ) -> ContainerSpec:
     """Return the spec that recreates ``old`` from its image reference.
 
     ``old_image`` is the image the old container runs (None when it is gone:
     then every value is kept as set). ``network_mode`` is the old mode with a
     ``container:ID`` peer already turned into ``container:NAME``.
+    ``shared_volumes`` names the volumes that come from the containers in
+    ``--volumes-from``: those follow their owner, they are not pinned.
     """
     defaults = old_image.config if old_image is not None else {}
     config = _config(old.raw.get("Config") or {}, defaults, old.short_id)
@@ -60,7 +63,7 @@ def recreate_spec(
         config.pop("Domainname", None)
     config["Image"] = old.image_ref
     config["Labels"] = {**config.get("Labels", {}), REPLACES_LABEL: old.id}
-    host_config = _host_config(old, network_mode)
+    host_config = _host_config(old, network_mode, shared_volumes)
     endpoints = _endpoints(old, network_mode)
     primary = _primary_network(network_mode, endpoints)
     later: dict[str, dict[str, Any]] = {}
@@ -108,12 +111,18 @@ def _config(
     return {key: value for key, value in result.items() if value is not None}
 
 
-def _host_config(old: Container, network_mode: str) -> dict[str, Any]:
+def _host_config(
+    old: Container, network_mode: str, shared_volumes: frozenset[str]
+) -> dict[str, Any]:
     host_config = copy.deepcopy(dict(old.raw.get("HostConfig") or {}))
     host_config["NetworkMode"] = network_mode
     if host_config.get("Links"):
         host_config["Links"] = [_link(link) for link in host_config["Links"]]
-    anonymous = _anonymous_volumes(old.raw, host_config)
+    anonymous = [
+        mount
+        for mount in _anonymous_volumes(old.raw, host_config)
+        if mount.get("Name") not in shared_volumes
+    ]
     if anonymous:
         taken = {mount["Destination"] for mount in anonymous}
         host_config["Binds"] = list(host_config.get("Binds") or ()) + [
