@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -209,6 +210,11 @@ def test_revoke_by_token_and_by_id(run: Runner, data_dir: Path) -> None:
     assert run("token", "revoke", token)[:2] == (0, "Token already revoked.\n")
     assert run("token", "revoke", other.token_id)[:2] == (0, "Token revoked.\n")
     assert [t.revoked for t in tokens.issued()] == [True, True]
+    digests = json.loads((data_dir / "revoked-tokens.json").read_text())
+    assert len(digests) == 2, (
+        "a token minted here and revoked by id is listed by digest too, so the "
+        "original tool refuses it as well"
+    )
 
 
 def test_revoke_of_an_unknown_id_or_foreign_token_fails_with_one_line(

@@ -354,6 +354,26 @@ def test_revoking_by_id_also_lists_the_digest_for_the_original_tool(
     assert [t.revoked for t in tokens.issued()] == [True], "list must say revoked"
 
 
+def test_a_record_without_a_digest_is_revoked_by_id_until_the_token_is_pasted(
+    data_dir: Path, tokens: Tokens
+) -> None:
+    token, issued = tokens.mint(["web"], Action.RESTART, False, None)
+    record = data_dir / "issued-tokens.json"
+    entries = json.loads(record.read_text())
+    record.write_text(json.dumps([{**entries[0], "digest": None}]))
+
+    assert tokens.revoke(issued.token_id) is RevokeOutcome.REVOKED
+    assert not (data_dir / "revoked-tokens.json").exists(), (
+        "without a digest only deployd's id list can name the token"
+    )
+    assert tokens.revoke(token) is RevokeOutcome.ALREADY_REVOKED
+    digests = json.loads((data_dir / "revoked-tokens.json").read_text())
+    assert digests == [digest(token)], (
+        "pasting the token lists its digest for the original tool, even when "
+        "deployd already refused it by id"
+    )
+
+
 def test_revoking_an_unknown_id_is_a_token_error_naming_it(tokens: Tokens) -> None:
     with pytest.raises(TokenError, match="'0123456789abcdef'"):
         tokens.revoke("0123456789abcdef")

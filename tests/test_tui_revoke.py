@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from deployd.cli.tui.screens.revoke import RevokeScreen
 from deployd.cli.tui.screens.tokens_list import TokenListScreen
 from deployd.errors import TokenRevoked
 from deployd.tokens import Action, Tokens
+from deployd.tokens.claims import digest
 from tests.test_tui_harness import Driver, running
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
@@ -83,6 +85,25 @@ async def test_a_token_revoked_before_is_reported_as_already_revoked(
         await driver.write(token)
         await driver.press("enter")
         assert await result_title(driver) == "Already revoked", "the outcome is named"
+
+
+async def test_pasting_a_token_revoked_by_id_alone_lists_its_digest(
+    data_dir: Path,
+) -> None:
+    tokens = Tokens(data_dir)
+    token, issued = tokens.mint(["web"], Action.RECREATE, False, None)
+    # deployd's own id list only, as for a record that kept no digest.
+    (data_dir / "revoked-ids.json").write_text(json.dumps([issued.token_id]))
+    async with running(Session(data_dir, NO_ENGINE)) as driver:
+        await open_revoke(driver)
+        await driver.write(token)
+        await driver.press("enter")
+        assert await result_title(driver) == "Already revoked", "the outcome is named"
+    digests = json.loads((data_dir / "revoked-tokens.json").read_text())
+    assert digests == [digest(token)], (
+        "the original tool's list names the pasted token, so it stays revoked "
+        "after switching back"
+    )
 
 
 async def test_a_token_pasted_over_several_lines_is_still_recognised(

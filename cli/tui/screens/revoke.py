@@ -126,9 +126,9 @@ class RevokeScreen(Screen):
         name = claims.token_id or claims.fingerprint
         what = f"{', '.join(claims.containers)}: {claims.action.label.lower()}"
         if inspection.revoked:
-            self._done(
-                "Already revoked", [f"Token {name} ({what}) was revoked before."]
-            )
+            # Revoke again all the same: a token revoked by id alone has its digest
+            # listed now, so the original tool refuses it too.
+            self.revoke(name, token, what)
         elif inspection.expired and claims.expires_at is not None:
             self._expired(name, what, claims.expires_at)
         else:
@@ -174,7 +174,7 @@ class RevokeScreen(Screen):
             )
         )
 
-    def revoke(self, name: str, target: str) -> None:
+    def revoke(self, name: str, target: str, what: str = "") -> None:
         """Revoke ``target`` (a token or an id) and say what happened."""
         try:
             outcome = self.tokens.revoke(target)
@@ -182,7 +182,8 @@ class RevokeScreen(Screen):
             self.tui.show_error("The token could not be revoked", [exc.message])
             return
         if outcome is RevokeOutcome.ALREADY_REVOKED:
-            self._done("Already revoked", [f"Token {name} was revoked before."])
+            shown = f"{name} ({what})" if what else name
+            self._done("Already revoked", [f"Token {shown} was revoked before."])
             return
         self._done(
             "Token revoked",
