@@ -70,9 +70,14 @@ class Settings:
                 values, "DISABLE_INDEX_PAGE", _bool, cls.disable_index_page
             ),
             script_timeout=_read(
-                values, "SCRIPT_TIMEOUT", _positive_int, cls.script_timeout
+                values,
+                "SCRIPT_TIMEOUT",
+                _positive_int("whole number of seconds", cls.script_timeout),
+                cls.script_timeout,
             ),
-            workers=_read(values, "WORKERS", _positive_int, cls.workers),
+            workers=_read(
+                values, "WORKERS", _positive_int("whole number", 1), cls.workers
+            ),
             data_dir=Path(values.get("DATA_DIR", str(cls.data_dir))),
             docker_host=_read(values, "DOCKER_HOST", _docker_host, None),
             log_level=_read(values, "LOG_LEVEL", _choice(LOG_LEVELS), cls.log_level),
@@ -80,15 +85,24 @@ class Settings:
             max_engine_operations=_read(
                 values,
                 "MAX_ENGINE_OPERATIONS",
-                _positive_int,
+                _positive_int("whole number", cls.max_engine_operations),
                 cls.max_engine_operations,
             ),
-            start_wait=_read(values, "START_WAIT", _seconds, cls.start_wait),
+            start_wait=_read(
+                values, "START_WAIT", _seconds(cls.start_wait), cls.start_wait
+            ),
+            # A zero wait for health would fail every container with a healthcheck.
             health_timeout=_read(
-                values, "HEALTH_TIMEOUT", _seconds, cls.health_timeout
+                values,
+                "HEALTH_TIMEOUT",
+                _seconds(cls.health_timeout, above_zero=True),
+                cls.health_timeout,
             ),
             shutdown_grace=_read(
-                values, "SHUTDOWN_GRACE", _seconds, cls.shutdown_grace
+                values,
+                "SHUTDOWN_GRACE",
+                _seconds(cls.shutdown_grace),
+                cls.shutdown_grace,
             ),
         )
 
@@ -110,37 +124,37 @@ def _read(
 
 
 def _port(text: str) -> int:
-    port = _int(text)
-    if not 1 <= port <= 65535:
-        raise ValueError("use a TCP port from 1 to 65535")
-
-    return port
-
-
-def _positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise ValueError("use a whole number of at least 1")
-
-    return value
-
-
-def _int(text: str) -> int:
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError("use a whole number such as 300")
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise ValueError("use a TCP port, a whole number from 1 to 65535")
 
     return int(text)
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError("use a number of seconds such as 60 or 0.5") from None
-    if not 0 <= value <= 86400:
-        raise ValueError("use a number of seconds from 0 to 86400")
+def _positive_int(what: str, example: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise ValueError(f"use a positive {what}, such as {example}")
 
-    return value
+        return int(text)
+
+    return parse
+
+
+def _seconds(example: float, *, above_zero: bool = False) -> Callable[[str], float]:
+    lowest = "above 0" if above_zero else "from 0"
+    allowed = f"use a number of seconds {lowest} up to 86400, such as {example:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(allowed) from None
+        if not 0 <= value <= 86400 or (above_zero and value == 0):
+            raise ValueError(allowed)
+
+        return value
+
+    return parse
 
 
 def _bool(text: str) -> bool:

@@ -91,13 +91,19 @@ def test_empty_values_count_as_unset() -> None:
         ("URL", "https://x.example/$(id)", "quotes or spaces"),
         ("BEHIND_PROXY", "maybe", "true or false"),
         ("DISABLE_INDEX_PAGE", "2", "true or false"),
-        ("SCRIPT_TIMEOUT", "-1", "whole number"),
-        ("WORKERS", "0", "at least 1"),
+        ("SCRIPT_TIMEOUT", "-1", "a positive whole number of seconds, such as 300"),
+        ("SCRIPT_TIMEOUT", "0", "a positive whole number of seconds, such as 300"),
+        ("WORKERS", "0", "a positive whole number, such as 1"),
+        ("WORKERS", "abc", "a positive whole number, such as 1"),
+        ("MAX_ENGINE_OPERATIONS", "-3", "a positive whole number, such as 8"),
         ("LOG_LEVEL", "loud", "debug, info, warning, error"),
         ("LOG_FORMAT", "xml", "json, console"),
         ("DOCKER_HOST", "/var/run/docker.sock", "unix://"),
-        ("START_WAIT", "soon", "seconds"),
-        ("SHUTDOWN_GRACE", "1e9", "0 to 86400"),
+        ("START_WAIT", "soon", "seconds from 0 up to 86400"),
+        ("START_WAIT", "-1", "seconds from 0 up to 86400"),
+        ("HEALTH_TIMEOUT", "0", "seconds above 0 up to 86400, such as 120"),
+        ("HEALTH_TIMEOUT", "nan", "seconds above 0"),
+        ("SHUTDOWN_GRACE", "1e9", "from 0 up to 86400"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable_and_what_it_allows(
@@ -106,10 +112,18 @@ def test_a_bad_value_is_refused_naming_the_variable_and_what_it_allows(
     with pytest.raises(ConfigError) as refused:
         Settings.from_env({name: value})
 
-    assert refused.value.message.startswith(f"{name}="), (
-        "the message names the variable"
+    assert refused.value.message.startswith(f"{name}={value!r}"), (
+        "the message names the variable and the value given"
     )
     assert allowed in refused.value.message, "the message says what is allowed"
+
+
+def test_zero_waits_are_allowed_where_they_make_sense() -> None:
+    settings = Settings.from_env({"START_WAIT": "0", "SHUTDOWN_GRACE": "0"})
+
+    assert (settings.start_wait, settings.shutdown_grace) == (0, 0), (
+        "no start wait and no grace are valid choices"
+    )
 
 
 def test_sentry_dsn_is_accepted_and_reported_as_ignored() -> None:
