@@ -327,6 +327,36 @@ async def test_container_network_mode_is_kept_by_name(
     ), "side shares the peer's host name"
 
 
+@pytest.mark.parametrize("action", [RECREATE, RESTART])
+async def test_containers_sharing_a_network_follow_their_peer(
+    sandbox: Sandbox,
+    deployer: Deployer,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+    action: Action,
+) -> None:
+    image = image_factory()
+    main = container_factory(image)
+    side = container_factory(
+        image, args=["--init", "--network", f"container:{main.name}"]
+    )
+
+    result, events = await deploy(deployer, action, main.name, side.name)
+
+    assert result.ok, result.message
+    new_main = inspect(sandbox, main.name)["Id"]
+    after = inspect(sandbox, side.name)
+    assert after["HostConfig"]["NetworkMode"] == f"container:{new_main}", (
+        "the follower shares the network of the peer that runs now"
+    )
+    assert after["State"]["Running"], "the follower runs"
+    assert read_file(sandbox, side.name, "/etc/hostname") == read_file(
+        sandbox, main.name, "/etc/hostname"
+    ), "the follower is in the peer's network namespace"
+    following = [e for e in events if e.event == "dependent_following"]
+    assert following and following[0].container == side.name, "the log says so"
+
+
 async def test_a_vanished_network_peer_fails_before_anything_changes(
     sandbox: Sandbox,
     deployer: Deployer,

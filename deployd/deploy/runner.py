@@ -106,10 +106,14 @@ class Deployer:
                 async with self.lock(name), self._slots:
                     if index == 0 and on_start is not None:
                         on_start()
-                    await self._deploy_one(name, plan, emit)
+                    dependents = await self._deploy_one(name, plan, emit)
+                deployed.append(name)
+                # Outside the peer's lock: the dependents take their own.
+                for dependent in dependents:
+                    async with self.lock(dependent), self._slots:
+                        await self._follow_peer(dependent, name, plan, emit)
             except (DeployFailed, DeployRefused, EngineError) as exc:
                 return _failed(plan, deployed, index, exc)
-            deployed.append(name)
         message = f"Deploy succeeded: {', '.join(deployed)}"
 
         return DeployResult(ok=True, message=message, deployed=tuple(deployed))
@@ -133,9 +137,13 @@ class Deployer:
             else:
                 self._locks[name] = (lock, users - 1)
 
-    async def _deploy_one(self, name: str, plan: DeployPlan, emit: Emit) -> None:
+    async def _deploy_one(
+        self, name: str, plan: DeployPlan, emit: Emit
+    ) -> tuple[str, ...]:
+        """Deploy one container; return those that share its network namespace."""
         started = time.monotonic()
         old = await self._inspect(name)
+        dependents = await self._network_dependents(old)
         if plan.action is Action.RESTART:
             await self._restart(old, emit)
         else:
@@ -152,6 +160,40 @@ class Deployer:
                 container=name,
             )
         )
+
+        return dependents
+
+    async def _network_dependents(self, peer: Container) -> tuple[str, ...]:
+        """Return the containers created with ``--network container:<peer>``."""
+        mode = f"container:{peer.id}"
+        rows = await self.docker.containers.list(all=True)
+
+        return tuple(row.name for row in rows if row.network_mode == mode)
+
+    async def _follow_peer(
+        self, name: str, peer: str, plan: DeployPlan, emit: Emit
+    ) -> None:
+        """Restart or recreate ``name``, which lives in ``peer``'s network.
+
+        A container that shares another's network namespace loses it when
+        that container stops; it must be restarted, or, when the peer was
+        replaced, recreated to join the new one.
+        """
+        dependent = await self._inspect(name)
+        verb = "Restarting" if plan.action is Action.RESTART else "Recreating"
+        emit(
+            DeployEvent(
+                "dependent_following",
+                f"{verb} {name}, which shares the network of {peer}",
+                name,
+            )
+        )
+        if plan.action is Action.RESTART:
+            await self._restart(dependent, emit)
+            return
+        await Swap(
+            self.docker, self.journal, dependent, emit, self.timing, network_peer=peer
+        ).run()
 
     async def _inspect(self, name: str) -> Container:
         try:
@@ -336,7 +378,8 @@ def _failed(
     index: int,
     exc: DeployFailed | DeployRefused | EngineError,
 ) -> DeployResult:
-    failed = plan.containers[index]
+    # A container that follows its network peer can fail too.
+    failed = exc.container if isinstance(exc, DeployFailed) else plan.containers[index]
     untouched = plan.containers[index + 1 :]
     message = f"Deploy failed: {exc.message}"
     if deployed:

@@ -62,6 +62,8 @@ class Swap:
         old: Container,
         emit: Emit,
         timing: Timing,
+        *,
+        network_peer: str | None = None,
     ) -> None:
         self.docker = docker
         self.journal = journal
@@ -71,6 +73,9 @@ class Swap:
         self.timing = timing
         self.entry = Entry(old.name, old.id, old.running)
         self.new_id: str | None = None
+        # The container whose network the new one joins, when the old one's
+        # peer has just been replaced under the same name.
+        self.network_peer = network_peer
 
     async def run(self) -> str:
         """Replace the container. Raises DeployFailed, after rolling back."""
@@ -119,6 +124,8 @@ class Swap:
         mode = self.old.network_mode
         if not mode.startswith("container:"):
             return mode
+        if self.network_peer is not None:
+            return f"container:{self.network_peer}"
         peer_id = mode.removeprefix("container:")
         peer = await self._peer(peer_id, "whose network it shares")
 

@@ -22,6 +22,7 @@ class ContainerSummary:
     state: str
     status: str
     labels: Mapping[str, str]
+    network_mode: str = ""
 
     @classmethod
     def from_engine(cls, row: Mapping[str, Any]) -> ContainerSummary:
@@ -33,6 +34,7 @@ class ContainerSummary:
             state=str(row.get("State", "")),
             status=str(row.get("Status", "")),
             labels=dict(row.get("Labels") or {}),
+            network_mode=str((row.get("HostConfig") or {}).get("NetworkMode", "")),
         )
 
 
