@@ -412,6 +412,59 @@ async def test_cors_allows_any_origin_and_the_token_header(api: Api) -> None:
     assert "X-Deploy-Id" in response.headers["Access-Control-Expose-Headers"]
 
 
+async def test_a_preflight_on_a_deploy_path_is_204(api: Api) -> None:
+    response = await api.client.options(
+        "/v1/deploys/0123456789abcdef/log",
+        headers={
+            "Origin": "https://ci.example",
+            "Access-Control-Request-Method": "GET",
+        },
+    )
+
+    assert response.status == 204, "every endpoint answers a preflight"
+    assert response.headers["Access-Control-Allow-Origin"] == "*", "for any origin"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/nothing"),
+        ("GET", "/v1/deploys/nonexist/log"),
+        ("POST", "/v2/deploy"),
+        ("OPTIONS", "/nowhere"),
+    ],
+)
+async def test_an_unknown_path_is_404_in_one_line(
+    api: Api, method: str, path: str
+) -> None:
+    response = await api.client.request(method, path)
+
+    assert response.status == 404, "a path no endpoint serves is not found"
+    assert "no such endpoint" in await refusal(response), "the message says so"
+    assert "Allow" not in response.headers, "and offers no methods"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/deploy", "POST"),
+        ("GET", "/v1/deploy", "POST"),
+        ("DELETE", "/v1/deploys/0123456789abcdef", "GET,HEAD"),
+        ("POST", "/healthz", "GET,HEAD"),
+    ],
+)
+async def test_a_method_the_path_does_not_take_is_405_with_allow(
+    api: Api, method: str, path: str, allowed: str
+) -> None:
+    response = await api.client.request(method, path)
+    text = await refusal(response)
+
+    assert response.status == 405, "a known path with a wrong method is 405"
+    assert response.headers["Allow"] == allowed, "Allow names the methods it takes"
+    assert f"does not take {method}" in text, "the message names the method"
+    assert response.headers["Access-Control-Allow-Origin"] == "*", "CORS as always"
+
+
 async def test_healthz_is_200_while_the_engine_answers(api: Api) -> None:
     response = await api.client.get("/healthz")
 

@@ -1,10 +1,13 @@
 """The aiohttp application: routes, middlewares and the services they share.
 
 ``create_app`` wires the handlers of ``api`` and ``pages`` to a ``Services``
-object. Two middlewares wrap every request: the outer one names the request
+object. Three middlewares wrap every request: the outer one names the request
 (an id bound into every log line it causes) and logs how it ended, summing
-up bursts of rejections; the inner one turns an unexpected exception into a
-500 with a one-line message, keeping the traceback for the log.
+up bursts of rejections; the next turns an unexpected exception into a 500
+with a one-line message, keeping the traceback for the log; the inner one
+answers what the router could not route: a CORS preflight on a known path
+(204), an unknown path (404) and a method the path does not take (405, with
+``Allow``), the refusals in the same one-line form as every other.
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ MAX_BODY = 16 * 1024
 def create_app(state: Services) -> web.Application:
     """Return the application that serves deployd's HTTP API with ``state``."""
     app = web.Application(
-        client_max_size=MAX_BODY, middlewares=[log_requests, catch_errors]
+        client_max_size=MAX_BODY,
+        middlewares=[log_requests, catch_errors, answer_unrouted],
     )
     app[SERVICES] = state
     app.on_response_prepare.append(_add_cors_headers)
     app.cleanup_ctx.append(_summarise_rejections)
-    app.router.add_route("OPTIONS", "/{tail:.*}", pages.preflight)
     pages.add_routes(app, state.settings)
     api.add_routes(app.router)
 
@@ -103,6 +106,38 @@ async def catch_errors(
             text="Error: deployd failed to answer this request; its log has the "
             "details\n",
         )
+
+
+@web.middleware
+async def answer_unrouted(
+    request: web.Request, handler: api.Handler
+) -> web.StreamResponse:
+    """Answer preflights, unknown paths and unknown methods; pass the rest on.
+
+    Raises HTTP 404 for a path no endpoint serves and 405 for a method the
+    path does not take, each with a one-line message.
+    """
+    unrouted = request.match_info.http_exception
+    if unrouted is None:
+        return await handler(request)
+    if not isinstance(unrouted, web.HTTPMethodNotAllowed):
+        api.refuse(
+            request,
+            404,
+            "deployd has no such endpoint; the API is POST /v1/deploy, "
+            "GET /v1/deploys/{id} and GET /v1/deploys/{id}/log",
+            reason="NoSuchEndpoint",
+        )
+    if request.method == "OPTIONS":
+        return await pages.preflight(request)
+    allowed = sorted(unrouted.allowed_methods)
+    request[REASON] = "MethodNotAllowed"
+    raise web.HTTPMethodNotAllowed(
+        request.method,
+        allowed,
+        text=f"Error: {request.path} does not take {request.method}; use "
+        f"{' or '.join(allowed)}\n",
+    )
 
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
