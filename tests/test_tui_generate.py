@@ -96,8 +96,10 @@ async def test_wizard_mints_a_token_whose_claims_match_the_answers(
         await driver.until_screen(ActionScreen)
         await driver.press("enter")
         await driver.until_screen(CleanupScreen)
-        await driver.press("down", "enter")
+        assert driver.shows("The default is yes"), "the question says the default"
+        await driver.press("enter")
         await driver.until_screen(SummaryScreen)
+        assert driver.shows("Remove old image:  yes"), "enter keeps the default"
         assert driver.shows(first.name) and driver.shows(second.name), (
             "the summary names the chosen containers"
         )
@@ -112,7 +114,7 @@ async def test_wizard_mints_a_token_whose_claims_match_the_answers(
     claims = Tokens(data_dir).verify(token)
     assert set(claims.containers) == {first.name, second.name}, "containers claimed"
     assert claims.action is Action.PULL_AND_RECREATE, "action claimed"
-    assert claims.cleanup is True, "cleanup claimed"
+    assert claims.cleanup is True, "cleanup is on by default, as in the CLI"
     assert claims.expires_at is not None, "the token expires"
     lifetime = claims.expires_at - datetime.now(UTC)
     assert timedelta(hours=23) < lifetime <= timedelta(hours=24), "it lives 24h"
@@ -225,6 +227,27 @@ async def test_restart_skips_the_cleanup_question_and_never_expires_when_told(
     assert claims.action is Action.RESTART, "action claimed"
     assert claims.cleanup is False, "restart never cleans up"
     assert claims.expires_at is None, "the token never expires"
+
+
+async def test_cleanup_stays_on_after_trying_another_action_and_coming_back(
+    sandbox: Sandbox, data_dir: Path, two_containers: list[StartedContainer]
+) -> None:
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        await tick(driver, screen, two_containers[0].name)
+        await driver.press("enter")
+        await driver.until_screen(ExpiryScreen)
+        await driver.press("enter")
+        await driver.until_screen(ActionScreen)
+        await driver.press("down", "down", "enter")
+        await driver.until_screen(SummaryScreen)
+        await driver.press("esc")
+        await driver.until_screen(ActionScreen)
+        await driver.press("up", "up", "enter")
+        await driver.until_screen(CleanupScreen)
+        cleanup = driver.screen
+        assert isinstance(cleanup, CleanupScreen)
+        assert cleanup.choices.value is True, "the cursor starts on yes, the default"
 
 
 async def test_copy_key_sends_the_token_to_the_terminal_as_osc52(

@@ -65,7 +65,8 @@ class TokenRequest:
     containers: list[str] = field(default_factory=list)
     expires_in: timedelta | None = None
     action: Action = Action.PULL_AND_RECREATE
-    cleanup: bool = False
+    # On by default, as in `deployd-cli token create`; only pulls use it.
+    cleanup: bool = True
 
 
 def start_generate(tui: Tui) -> None:
@@ -405,7 +406,7 @@ class ActionScreen(Screen):
         if action is Action.PULL_AND_RECREATE:
             self.tui.push(CleanupScreen(self.tui, self.tokens, self.request))
         else:
-            self.request.cleanup = False
+            # The answer stays for a pull chosen after esc; mint drops it here.
             self.tui.push(SummaryScreen(self.tui, self.tokens, self.request))
 
 
@@ -420,20 +421,24 @@ class CleanupScreen(Screen):
         self.request = request
         self.choices = ChoiceList(
             [
-                Option(False, "No", "Keep the old image on this host."),
                 Option(
                     True,
-                    "Yes",
+                    "Yes (default)",
                     "Remove the old image after a successful deploy, when no "
                     "other container uses it.",
                 ),
+                Option(False, "No", "Keep the old image on this host."),
             ],
             self._pick,
             current=request.cleanup,
         )
 
     def build(self) -> AnyContainer:
-        question = paragraph("Remove the old image after pulling the new one?", "")
+        question = paragraph(
+            "Remove the old image after pulling the new one? The default is yes, "
+            "as with deployd-cli token create.",
+            "",
+        )
 
         return HSplit([question, self.choices.window])
 
