@@ -441,6 +441,31 @@ async def test_cleanup_removes_the_old_image_only_when_asked(
     assert present is not cleanup, f"cleanup={cleanup}: old image present={present}"
 
 
+async def test_cleanup_keeps_an_old_image_that_still_has_a_tag(
+    sandbox: Sandbox,
+    deployer: Deployer,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+) -> None:
+    v1 = image_factory()
+    web = container_factory(v1)
+    kept = f"{v1.repository}:release-1"
+    sandbox.cli("tag", v1.id, kept)
+    try:
+        publish(sandbox, image_factory, v1, version="v2")
+
+        result, events = await deploy(deployer, PULL, web.name, cleanup=True)
+
+        assert result.ok, result.message
+        assert sandbox.cli("image", "inspect", kept, check=False).returncode == 0, (
+            "the user's other tag of the old image survives"
+        )
+        kept_events = [e.message for e in events if e.event == "image_kept"]
+        assert kept_events and "still tagged" in kept_events[0], kept_events
+    finally:
+        sandbox.cli("rmi", kept, check=False)
+
+
 async def test_cleanup_leaves_an_old_image_another_container_uses(
     sandbox: Sandbox,
     deployer: Deployer,
@@ -582,8 +607,8 @@ async def test_volumes_from_follow_their_owner_not_its_old_volume(
         ({"cmd": ["/no/such/program"]}, "start failed"),
         ({"cmd": ["false"]}, "start failed: the new container exited"),
         (
-            {"healthcheck": "--interval=1s --retries=1 --timeout=1s CMD false"},
-            "healthcheck failed",
+            {"healthcheck": "--interval=1s --retries=1 CMD echo bad; false"},
+            "healthcheck failed: the new container became unhealthy (it said: bad)",
         ),
     ],
     ids=["start-fails", "exits-at-once", "unhealthy"],

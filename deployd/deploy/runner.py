@@ -276,36 +276,38 @@ class Deployer:
         current = await self.docker.containers.inspect(name)
         if current.image_id == previous:
             return
-        users = await self.docker.containers.list(
-            all=True, filters={"ancestor": [previous]}
-        )
-        if users:
-            emit(
-                DeployEvent(
-                    "image_kept",
-                    f"Kept the old image {previous[7:19]}: "
-                    f"{len(users)} other container(s) still use it",
-                    name,
-                )
-            )
-            return
-        try:
-            await self.docker.images.remove(previous)
-        except EngineError as exc:
-            emit(
-                DeployEvent(
-                    "image_kept",
-                    f"Could not remove the old image {previous[7:19]}: {exc.message}",
-                    name,
-                    level="warning",
-                )
-            )
+        short = previous.removeprefix("sha256:")[:12]
+        reason = await self._reason_to_keep(previous)
+        if reason is None:
+            try:
+                await self.docker.images.remove(previous)
+            except EngineError as exc:
+                reason = f"it could not be removed: {exc.message}"
+        if reason is None:
+            emit(DeployEvent("image_removed", f"Removed the old image {short}", name))
             return
         emit(
             DeployEvent(
-                "image_removed", f"Removed the old image {previous[7:19]}", name
+                "image_kept", f"Kept the old image {short}: {reason}", name, "warning"
             )
         )
+
+    async def _reason_to_keep(self, image_id: str) -> str | None:
+        """Return why the old image must stay, or None when it may go."""
+        users = await self.docker.containers.list(
+            all=True, filters={"ancestor": [image_id]}
+        )
+        if users:
+            return f"{len(users)} other container(s) still use it"
+        try:
+            image = await self.docker.images.inspect(image_id)
+        except NotFound:
+            return "it is already gone"
+        if image.tags:
+            # Someone named it on purpose; removing it would delete those tags.
+            return f"it is still tagged {', '.join(image.tags)}"
+
+        return None
 
     async def recover(self) -> list[str]:
         """Repair the swaps a killed daemon left half-done; return their names.

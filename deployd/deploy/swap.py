@@ -195,7 +195,10 @@ class Swap:
         while new.health != "healthy":
             self._check_alive(new)
             if new.health == "unhealthy":
-                raise StepFailed("healthcheck", "the new container became unhealthy")
+                said = f" (it said: {new.health_output})" if new.health_output else ""
+                raise StepFailed(
+                    "healthcheck", f"the new container became unhealthy{said}"
+                )
             if time.monotonic() >= deadline:
                 raise StepFailed(
                     "healthcheck",

@@ -84,6 +84,14 @@ class Container:
         return self.id[:12]
 
     @property
+    def health_output(self) -> str:
+        """Return the last healthcheck's output, shortened, or an empty string."""
+        health = (self.raw.get("State") or {}).get("Health") or {}
+        runs = health.get("Log") or ()
+        output = " ".join(str(runs[-1].get("Output", "")).split()) if runs else ""
+        return output[:200]
+
+    @property
     def volumes_from(self) -> tuple[str, ...]:
         """Return the containers named in ``--volumes-from``, without their mode."""
         entries = (self.raw.get("HostConfig") or {}).get("VolumesFrom") or ()
