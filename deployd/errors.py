@@ -62,7 +62,15 @@ class Conflict(EngineError):
 
 
 class PullFailed(EngineError):
-    """An image pull failed, either at once or inside its progress stream."""
+    """An image pull failed, either at once or inside its progress stream.
+
+    ``reason`` is the engine's or registry's own words, without the context
+    that ``message`` adds.
+    """
+
+    def __init__(self, message: str, *, status: int = 500, reason: str = "") -> None:
+        super().__init__(message, status=status)
+        self.reason = reason or message
 
 
 class DeployFailed(DeploydError):

@@ -508,7 +508,9 @@ async def test_private_registry_pull_uses_stored_credentials(
     accepted, _ = await deploy(deployer, PULL, web.name)
 
     assert not refused.ok, "a pull without credentials fails"
-    assert "pull" in refused.message and web.name in refused.message, refused.message
+    assert f"container {web.name}: pull failed" in refused.message, refused.message
+    hint = f"deployd-cli registry add {sandbox.auth_registry}"
+    assert hint in refused.message, "the failure says how to store a login"
     assert accepted.ok, accepted.message
     assert inspect(sandbox, web.name)["Image"] == v2.id, "pulled with credentials"
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import structlog
 
 from ..docker import Container, Docker, PullProgress, own_container_id
-from ..errors import DeployFailed, DeployRefused, EngineError, NotFound
+from ..docker import parse as parse_reference
+from ..errors import DeployFailed, DeployRefused, EngineError, NotFound, PullFailed
 from ..tokens.claims import Action
 from .events import DeployEvent, DeployResult, Emit
 from .journal import ASIDE_MARK, Journal
@@ -251,9 +252,10 @@ class Deployer:
         try:
             joined = await self.pulls.pull(reference, throttle.offer)
         except EngineError as exc:
+            reason = exc.reason if isinstance(exc, PullFailed) else exc.message
             raise DeployFailed(
-                f"container {old.name}: pull failed: {exc.message}; nothing was "
-                "changed",
+                f"container {old.name}: pull failed for {reference}: {reason}"
+                f"{_login_hint(reference, reason)}; nothing was changed",
                 container=old.name,
                 step="pull",
                 rolled_back=True,
@@ -367,6 +369,19 @@ def _progress_text(progress: PullProgress) -> str:
     if progress.current is not None and progress.total:
         text += f" {progress.current * 100 // progress.total}%"
     return text
+
+
+def _login_hint(reference: str, reason: str) -> str:
+    """Return advice for a pull the registry refused for want of a login."""
+    refused = ("unauthorized", "no basic auth credentials", "denied", "authentication")
+    if not any(word in reason.lower() for word in refused):
+        return ""
+    registry = parse_reference(reference).registry
+
+    return (
+        f"; if {registry} needs a login, store one with "
+        f"deployd-cli registry add {registry} --username USER --password-stdin"
+    )
 
 
 def _describe(plan: DeployPlan) -> str:

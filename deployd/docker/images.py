@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from ..errors import EngineError, EngineUnreachable, NotFound, PullFailed
+from ..errors import EngineError, EngineUnreachable, PullFailed
 from . import references
 from .models import Image, PullProgress
 
@@ -44,19 +44,14 @@ class Images:
             ):
                 if "error" in event or "errorDetail" in event:
                     detail = event.get("errorDetail") or {}
-                    message = event.get("error") or detail.get("message")
-                    raise PullFailed(f"pull of {reference} failed: {message}")
+                    raise _pull_failed(
+                        reference, str(event.get("error") or detail.get("message"))
+                    )
                 yield PullProgress.from_engine(event)
         except (PullFailed, EngineUnreachable):
             raise
-        except NotFound as exc:
-            raise PullFailed(
-                f"pull of {reference} failed: {exc.message}", status=404
-            ) from exc
         except EngineError as exc:
-            raise PullFailed(
-                f"pull of {reference} failed: {exc.message}", status=exc.status
-            ) from exc
+            raise _pull_failed(reference, exc.message, exc.status) from exc
 
     async def inspect(self, name_or_id: str) -> Image:
         """Return the inspected image. Raises NotFound when it is not present."""
@@ -75,3 +70,9 @@ class Images:
         await self._docker.request(
             "DELETE", f"/images/{name_or_id}", params={"force": force}
         )
+
+
+def _pull_failed(reference: str, reason: str, status: int = 500) -> PullFailed:
+    return PullFailed(
+        f"pull of {reference} failed: {reason}", status=status, reason=reason
+    )
