@@ -224,12 +224,24 @@ class Docker:
 
     def _unreachable(self, exc: BaseException) -> EngineUnreachable:
         where = self.socket_path or self.host
-        reason = str(exc) or type(exc).__name__
-        return EngineUnreachable(
-            f"the Docker engine at {where} did not answer ({reason}); check that "
-            "dockerd runs, that DOCKER_HOST is right and that this user may use "
-            "the socket"
-        )
+        cause = getattr(exc, "os_error", None) or exc
+        if isinstance(cause, FileNotFoundError):
+            what = f"there is no Docker socket at {where}"
+            advice = "start dockerd, or set DOCKER_HOST to the engine's socket"
+        elif isinstance(cause, PermissionError):
+            what = f"this user may not use the Docker socket at {where}"
+            advice = "add the user to the docker group, or run deployd as root"
+        elif isinstance(cause, ConnectionRefusedError):
+            what = f"nothing answers at {where}"
+            advice = "start dockerd, or set DOCKER_HOST to where it listens"
+        elif isinstance(cause, TimeoutError):
+            what = f"the Docker engine at {where} did not answer in time"
+            advice = "check that dockerd is not stuck or overloaded"
+        else:
+            what = f"the Docker engine at {where} did not answer ({cause})"
+            advice = "check that dockerd runs and that DOCKER_HOST is right"
+
+        return EngineUnreachable(f"{what}; {advice}")
 
 
 def _parse_host(host: str) -> tuple[str, str | None]:
