@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deployd.docker import is_image_id, normalise_registry, parse
+from deployd.docker import Docker, is_image_id, normalise_registry, parse
 from deployd.docker.client import error_from_response
-from deployd.errors import Conflict, EngineError, NotFound
+from deployd.errors import Conflict, EngineError, EngineUnreachable, NotFound
 
 
 @pytest.mark.parametrize(
@@ -87,3 +89,36 @@ def test_parse_never_fails_on_reference_like_text(text: str) -> None:
     ref = parse(text)
 
     assert ref.version, "there is always something to pull"
+
+
+async def test_a_missing_socket_is_named_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "docker.sock"
+    async with Docker(f"unix://{path}") as docker:
+        with pytest.raises(EngineUnreachable) as caught:
+            await docker.system.ping()
+
+    assert caught.value.message == (
+        f"there is no Docker socket at {path}; start dockerd, or set DOCKER_HOST "
+        "to the engine's socket"
+    ), "a missing socket is said plainly"
+
+
+async def test_a_socket_nobody_listens_on_is_a_refused_connection(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "docker.sock"
+    with socket.socket(socket.AF_UNIX) as bound:
+        bound.bind(str(path))  # bound but never listening: connections are refused
+        async with Docker(f"unix://{path}") as docker:
+            with pytest.raises(EngineUnreachable, match=f"nothing answers at {path}"):
+                await docker.system.ping()
+
+
+async def test_an_engine_that_never_answers_times_out(tmp_path: Path) -> None:
+    path = tmp_path / "docker.sock"
+    with socket.socket(socket.AF_UNIX) as silent:
+        silent.bind(str(path))
+        silent.listen()
+        async with Docker(f"unix://{path}", timeout=0.5) as docker:
+            with pytest.raises(EngineUnreachable, match="did not answer in time"):
+                await docker.system.ping()
