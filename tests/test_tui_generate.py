@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from deployd.cli.tui import diagnosis
 from deployd.cli.tui.context import Session
 from deployd.cli.tui.diagnosis import socket_advice
 from deployd.cli.tui.screens import generate
@@ -294,15 +295,23 @@ async def test_the_container_deployd_runs_in_is_not_offered(
         )
 
 
-async def test_engine_down_says_why_and_what_to_check(
+async def test_engine_down_says_once_what_failed_and_then_what_to_check(
     data_dir: Path, tmp_path: Path
 ) -> None:
     missing = tmp_path / "no-engine" / "docker.sock"
     async with running(Session(data_dir, f"unix://{missing}")) as driver:
-        await open_wizard(driver)
+        screen = await open_wizard(driver)
         await driver.until_text("Could not connect to the Docker engine")
-        assert driver.shows(f"There is no socket at {missing}"), "it names the path"
-        assert driver.shows("DOCKER_HOST"), "it says which setting names the socket"
+        first, *checks = screen.status
+        assert first == (
+            f"Could not connect to the Docker engine: there is no socket at {missing}."
+        ), "one statement of what failed, naming the socket"
+        told = " ".join(checks)
+        for check in ("dockerd", "DOCKER_HOST", "mounted"):
+            assert told.count(check) == 1, f"{check} is named once, not repeated"
+        assert all(
+            line[:1] in ("", " ", "-") or line[0].isupper() for line in checks
+        ), "every sentence starts with a capital"
         assert driver.shows("(not reachable)"), "the title bar shows the engine is down"
         await driver.press("enter")
         assert isinstance(driver.screen, ContainersScreen), "nothing to continue with"
@@ -316,16 +325,32 @@ def test_a_socket_nobody_answers_on_is_blamed_on_a_stopped_daemon(
     socket_path = tmp_path / "docker.sock"
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(str(socket_path))
-        advice = " ".join(socket_advice(str(socket_path)))
-    assert "exists and this user may use it" in advice, "the socket itself is fine"
-    assert "Docker daemon is running" in advice, "it points at the daemon"
+        first, *checks = socket_advice(str(socket_path))
+    assert first.endswith(f"nothing answers on the socket {socket_path}."), first
+    assert "Docker daemon (dockerd) is running" in " ".join(checks), "the daemon"
 
 
 def test_a_path_that_is_not_a_socket_is_named(tmp_path: Path) -> None:
     plain = tmp_path / "docker.sock"
     plain.write_text("")
-    advice = " ".join(socket_advice(str(plain)))
-    assert f"{plain} is not a socket" in advice, "it says the path is no socket"
+    first, *checks = socket_advice(str(plain))
+    assert first.endswith(f"{plain} is not a socket."), "it says the path is no socket"
+    assert "DOCKER_HOST" in " ".join(checks), "it says which setting to fix"
+
+
+def test_a_socket_this_user_may_not_use_names_the_owning_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket_path = tmp_path / "docker.sock"
+    # Tests run as root, whom no mode keeps out: pretend to be another user.
+    monkeypatch.setattr(diagnosis.os, "access", lambda *_: False)
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(socket_path))
+        first, *checks = socket_advice(str(socket_path))
+    assert first.endswith(f"may not use the socket {socket_path}."), first
+    assert "in the group 'root' that owns the socket" in " ".join(checks), (
+        "it names the group to join"
+    )
 
 
 async def test_fresh_engine_without_containers_says_there_is_nothing_to_deploy(

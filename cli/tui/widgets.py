@@ -53,10 +53,13 @@ def text_width() -> int:
 def wrap(line: str, width: int | None = None) -> list[str]:
     """Return ``line`` broken between words to fit ``width`` (default: the screen).
 
-    Continuation lines keep the line's own indent; an empty line stays one.
+    Continuation lines keep the line's own indent, and hang under the text of
+    a ``- `` list item; an empty line stays one.
     """
     width = width or text_width()
     indent = " " * (len(line) - len(line.lstrip(" ")))
+    if line.lstrip(" ").startswith("- "):
+        indent += "  "
     pieces = textwrap.wrap(
         line,
         width,
