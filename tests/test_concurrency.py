@@ -21,17 +21,17 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from deployd.config import Settings
 from deployd.deploy.events import utcnow
 from deployd.tokens import Action
-from deployd.web.app import create_app
 from deployd.web.history import FILE_NAME
-from deployd.web.server import LIMITS, build_services
+from deployd.web.server import build_services
 from deployd.web.state import Services
 from tests.factories import BuiltImage, ContainerFactory, ImageFactory
 from tests.sandbox import Sandbox
+from tests.test_web_api import client_for
 
 START_WAIT = 0.3
 BURST_TIMEOUT = 120.0
@@ -93,9 +93,7 @@ async def serve(settings: Settings, stack: AsyncExitStack) -> Api:
     """Start the app with real services on a port; ``stack`` stops it."""
     state = build_services(settings)
     state.recovered.set()
-    client: TestClient[web.Request, web.Application] = TestClient(
-        TestServer(create_app(state), host="127.0.0.1", **LIMITS)
-    )
+    client = client_for(state)
     await client.start_server()
 
     async def close() -> None:

@@ -14,12 +14,15 @@ import pyseto
 import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web_runner import BaseRunner
+from structlog.testing import capture_logs
 
 from deployd.config import Settings
 from deployd.tokens import Action, Tokens
 from deployd.tokens.keys import load_or_create
 from deployd.web.app import create_app
-from deployd.web.server import LIMITS, build_services
+from deployd.web.protocol import LIMITS, Runner
+from deployd.web.server import build_services
 from deployd.web.state import Services
 from tests.factories import ContainerFactory, ImageFactory, StartedContainer
 from tests.sandbox import Sandbox
@@ -52,12 +55,22 @@ class Api:
         )
 
 
+class DeploydTestServer(TestServer):
+    """aiohttp's test server, serving through the daemon's own runner."""
+
+    async def _make_runner(self, **kwargs: object) -> BaseRunner:
+        return Runner(self.app, **kwargs)  # type: ignore[arg-type]
+
+
+def client_for(state: Services) -> TestClient[web.Request, web.Application]:
+    """Return a client of the app for ``state``, served as the daemon serves it."""
+    return TestClient(DeploydTestServer(create_app(state), host="127.0.0.1", **LIMITS))
+
+
 async def serve(settings: Settings) -> AsyncIterator[Api]:
     state = build_services(settings)
     state.recovered.set()
-    client: TestClient[web.Request, web.Application] = TestClient(
-        TestServer(create_app(state), host="127.0.0.1", **LIMITS)
-    )
+    client = client_for(state)
     await client.start_server()
     try:
         yield Api(client, state)
@@ -410,6 +423,42 @@ async def test_cors_allows_any_origin_and_the_token_header(api: Api) -> None:
     assert response.headers["Access-Control-Allow-Origin"] == "*", "any origin"
     assert "X-Deploy-Token" in response.headers["Access-Control-Allow-Headers"]
     assert "X-Deploy-Id" in response.headers["Access-Control-Expose-Headers"]
+
+
+async def test_an_oversized_header_is_431_in_one_line_that_repeats_none_of_it(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with capture_logs() as logged:
+        for _ in range(30):
+            response = await api.client.post(
+                "/v1/deploy", headers={"X-Deploy-Token": "a" * 20_000}
+            )
+            text = await refusal(response)
+            assert response.status == 431, "a header over the limit is refused"
+
+    assert "8190 bytes" in text, "the message says what the limit is"
+    assert "aaa" not in text, "and repeats nothing of the request"
+    assert response.headers["Access-Control-Allow-Origin"] == "*", "CORS as always"
+    assert not [r for r in caplog.records if r.name.startswith("aiohttp")], (
+        "aiohttp logs no traceback for it"
+    )
+    rejected = [line for line in logged if line["event"] == "request_rejected"]
+    assert len(rejected) == 1, "30 such requests from one client log one line"
+    assert rejected[0]["status"] == 431 and rejected[0]["reason"] == "HeaderTooLarge"
+
+
+async def test_bytes_that_are_not_http_get_a_400_line(api: Api) -> None:
+    assert api.client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", api.client.port)
+    writer.write(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n")
+    async with asyncio.timeout(10):
+        answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+
+    assert head.split(b" ")[1] == b"400", "garbage is a bad request"
+    assert body.startswith(b"Error: this is not an HTTP request"), "said in one line"
+    assert b"hello" not in body, "repeating nothing of what was sent"
 
 
 async def test_a_preflight_on_a_deploy_path_is_204(api: Api) -> None:

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from deployd.config import Settings
@@ -144,12 +146,40 @@ def test_a_flood_of_bad_requests_costs_a_few_log_lines(daemon: Daemon) -> None:
     assert added < 30, f"200 refusals added {added} log lines"
 
 
+def test_oversized_headers_are_refused_in_one_line_and_logged_without_tracebacks(
+    daemon: Daemon,
+) -> None:
+    answers = [post_raw(daemon, "a" * 20_000) for _ in range(30)]
+    time.sleep(0.2)
+    events = daemon.log_events()
+
+    assert {status for status, _ in answers} == {431}, "each is refused 431"
+    assert all(body.startswith("Error: ") for _, body in answers), "in one line"
+    assert not any("aaa" in body for _, body in answers), "repeating none of it"
+    assert "Traceback" not in daemon.log(), "the log holds no traceback"
+    assert not [e for e in events if e.get("level") == "error"], "and no error"
+    rejected = [e for e in events if e["event"] == "request_rejected"]
+    assert len(rejected) == 1, "30 refusals from one client log one line at first"
+
+
 def test_the_startup_log_says_what_workers_does(daemon: Daemon) -> None:
     ignored = [e for e in daemon.log_events() if e["event"] == "workers_ignored"]
 
     assert ignored and "one async process" in str(ignored[0]["reason"]), (
         "WORKERS is reported as accepted and ignored"
     )
+
+
+def post_raw(daemon: Daemon, token: str) -> tuple[int, str]:
+    """Return the status and body of a POST /v1/deploy sent with ``token``."""
+    request = urllib.request.Request(
+        f"{daemon.url}/v1/deploy", headers={"X-Deploy-Token": token}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 # Startup refusals and shutdown

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -28,6 +27,7 @@ from ..tokens import Tokens
 from .app import create_app
 from .deploys import Deploys
 from .history import History
+from .protocol import LIMITS, Runner
 from .state import Services
 
 log = structlog.get_logger(__name__)
@@ -35,13 +35,6 @@ log = structlog.get_logger(__name__)
 RECOVERY_RETRY_SECONDS = 5.0
 # Once the deploys have ended, streams need only moments to write their end.
 CLOSE_TIMEOUT = 5.0
-# Bounds on what a client may send before its request is read: the request
-# line, each header, and how many headers.
-LIMITS: dict[str, Any] = {
-    "max_line_size": 8190,
-    "max_field_size": 8190,
-    "max_headers": 64,
-}
 
 
 def build_services(settings: Settings) -> Services:
@@ -78,7 +71,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     stop = stop or asyncio.Event()
     _announce(settings)
     recovery = asyncio.create_task(recover(state))
-    runner = web.AppRunner(
+    runner = Runner(
         create_app(state),
         access_log=None,
         handle_signals=False,
