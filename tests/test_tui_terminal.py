@@ -106,14 +106,25 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
 
 
 def token_on_screen(screen: str) -> str:
-    """Return the token the token screen shows, its wrapped lines joined."""
+    """Return the token the token screen shows, its wrapped lines joined as they are.
+
+    The rows are taken whole, as a mouse selection takes them: a blank or
+    indent in them would end up inside the token.
+    """
     lines = screen.splitlines()
     start = next(i for i, line in enumerate(lines) if "Your deploy token" in line)
     token_lines: list[str] = []
     for line in lines[start + 1 :]:
         if token_lines and not line.strip():
             break
-        token_lines.append(line.strip())
+        if line.strip():
+            token_lines.append(line)
+    assert all(line == line.strip() for line in token_lines), (
+        f"the token's rows hold nothing but the token: {token_lines!r}"
+    )
+    assert all(len(line) == COLUMNS for line in token_lines[:-1]), (
+        "the token fills every row it wraps from, edge to edge"
+    )
 
     return "".join(token_lines)
 

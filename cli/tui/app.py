@@ -82,20 +82,24 @@ class Screen:
         self.bindings: KeyBindingsBase | None = None
         # Where the focus was when another screen covered this one.
         self.last_focus: Window | None = None
-        self._frame: HSplit | None = None
+        self._frame: AnyContainer | None = None
 
     @property
-    def frame(self) -> HSplit:
+    def frame(self) -> AnyContainer:
         """Return the screen's heading above its body, built once."""
         if self._frame is None:
             heading = Window(
                 FormattedTextControl([("class:heading", self.title)]), height=2
             )
-            # The empty window takes the rows the screen does not need, so that
-            # the footer stays at the bottom of the terminal.
-            self._frame = HSplit([heading, self.build(), Window()])
+            self._frame = self.arrange(heading)
 
         return self._frame
+
+    def arrange(self, heading: Window) -> AnyContainer:
+        """Return ``heading`` above the body, both a column in from the edge."""
+        # The empty window takes the rows the screen does not need, so that
+        # the footer stays at the bottom of the terminal.
+        return indented(HSplit([heading, self.build(), Window()]))
 
     def build(self) -> AnyContainer:
         """Return the container drawn below the heading (called once)."""
@@ -112,6 +116,11 @@ class Screen:
     def escape(self) -> None:
         """Go back; screens with a step inside them first undo that step."""
         self.tui.back()
+
+
+def indented(container: AnyContainer) -> VSplit:
+    """Return ``container`` a column in from the terminal's left edge."""
+    return VSplit([Window(width=1), container])
 
 
 class Tui:
@@ -255,7 +264,7 @@ class Tui:
                     height=1,
                     style="class:titlebar",
                 ),
-                VSplit([Window(width=1), DynamicContainer(self._body)]),
+                DynamicContainer(self._body),
                 Window(
                     FormattedTextControl(self._footer),
                     height=1,

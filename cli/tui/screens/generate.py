@@ -33,7 +33,7 @@ from deployd.tokens import (
     parse_duration,
 )
 
-from ..app import Screen, Tui
+from ..app import Screen, Tui, indented
 from ..clipboard import copy_to_clipboard
 from ..diagnosis import engine_failure
 from ..widgets import (
@@ -530,18 +530,24 @@ class TokenScreen(Screen):
         self.bindings.add("c")(lambda _: self.copy())
         self.bindings.add("enter")(lambda _: self.tui.home())
 
-    def build(self) -> AnyContainer:
+    def arrange(self, heading: Window) -> AnyContainer:
+        # The token alone starts at the terminal's first column and wraps at its
+        # last, so that selecting its rows gives the token and nothing else.
         return HSplit(
             [
+                indented(heading),
                 Window(
                     FormattedTextControl([("class:token", self.token)]),
                     wrap_lines=True,
                     dont_extend_height=True,
                 ),
                 Window(height=1),
-                Window(self.control, always_hide_cursor=True),
+                indented(self.build()),
             ]
         )
+
+    def build(self) -> AnyContainer:
+        return Window(self.control, always_hide_cursor=True)
 
     def focus(self) -> FocusableElement:
         return self.control
