@@ -18,6 +18,7 @@ from aiohttp.web_runner import BaseRunner
 from structlog.testing import capture_logs
 
 from deployd.config import Settings
+from deployd.deploy.journal import Entry, Journal
 from deployd.tokens import Action, Tokens
 from deployd.tokens.keys import load_or_create
 from deployd.web.app import create_app
@@ -512,6 +513,39 @@ async def test_a_method_the_path_does_not_take_is_405_with_allow(
     assert response.headers["Allow"] == allowed, "Allow names the methods it takes"
     assert f"does not take {method}" in text, "the message names the method"
     assert response.headers["Access-Control-Allow-Origin"] == "*", "CORS as always"
+
+
+async def test_before_recovery_a_deploy_hears_the_engine_is_unreachable(
+    sandbox: Sandbox, data_dir: Path, tmp_path: Path
+) -> None:
+    settings = replace(
+        settings_for(sandbox, data_dir), docker_host=f"unix://{tmp_path}/none.sock"
+    )
+    async for served in serve(settings):
+        served.state.recovered.clear()
+        response = await served.deploy(served.mint("web"))
+        text = await refusal(response)
+
+    assert response.status == 503, "no engine, no deploy for now"
+    assert f"{tmp_path}/none.sock" in text, "the message names the socket"
+    assert "start dockerd" in text, "and what to do"
+    assert "half" not in text, "an empty journal is not called half-done deploys"
+    assert response.headers["Retry-After"] == "5", "the caller is told when to retry"
+
+
+async def test_before_recovery_a_deploy_hears_which_swaps_wait_for_repair(
+    sandbox: Sandbox, data_dir: Path, tmp_path: Path
+) -> None:
+    Journal(data_dir).open(Entry("web", "0" * 64, was_running=True))
+    settings = replace(
+        settings_for(sandbox, data_dir), docker_host=f"unix://{tmp_path}/none.sock"
+    )
+    async for served in serve(settings):
+        served.state.recovered.clear()
+        text = await refusal(await served.deploy(served.mint("api")))
+
+    assert "none.sock" in text, "the engine is named"
+    assert "half-swapped (web)" in text, "and the container left half-swapped"
 
 
 async def test_healthz_is_200_while_the_engine_answers(api: Api) -> None:

@@ -35,6 +35,7 @@ from ..tokens import Claims
 from . import render
 from .deploys import Deploy, Follower
 from .guard import token_from
+from .pages import engine_problem
 from .render import Format
 from .state import CLIENT, REASON, STREAM, Services, services
 
@@ -45,6 +46,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # A stream that stays silent this long gets a keep-alive (SSE only).
 KEEPALIVE_SECONDS = 15.0
 DEPLOY_ID = "{deploy_id:[0-9a-f]{16}}"
+# What a 503 asks the caller to wait before it tries again.
+RETRY_SECONDS = 5
 _TOKEN_KINDS: dict[type[TokenError], str] = {
     TokenMalformed: "malformed token",
     TokenBadSignature: "wrongly signed token",
@@ -79,8 +82,9 @@ async def post_deploy(request: web.Request) -> web.StreamResponse:
         refuse(
             request,
             503,
-            "deployd has not yet repaired the deploys its last run left half-done, "
-            "because the Docker engine did not answer; try again soon",
+            await _not_ready(state),
+            reason="NotReady",
+            headers={"Retry-After": str(RETRY_SECONDS)},
         )
     plan = DeployPlan(claims.containers, claims.action, claims.cleanup)
     await _check(request, state, plan)
@@ -187,6 +191,26 @@ async def _check(request: web.Request, state: Services, plan: DeployPlan) -> Non
             f"the Docker engine failed to describe the containers: {exc.message}",
             reason="EngineError",
         )
+
+
+async def _not_ready(state: Services) -> str:
+    """Return why deploys must wait: the engine, the last run's swaps, or both."""
+    problem = await engine_problem(state.docker)
+    pending = ", ".join(sorted({e.name for e in state.deployer.journal.entries()}))
+    if problem and pending:
+        return (
+            f"{problem}; once it answers, deployd first puts back the containers "
+            f"its last run left half-swapped ({pending}), then takes deploys"
+        )
+    if problem:
+        return problem
+    if pending:
+        return (
+            "deployd is putting back the containers its last run left "
+            f"half-swapped ({pending}); send the deploy again in a few seconds"
+        )
+
+    return "deployd is connecting to the Docker engine; send the deploy again soon"
 
 
 def _find(request: web.Request) -> Deploy:

@@ -14,6 +14,7 @@ from importlib import resources
 from aiohttp import web
 
 from ..config import Settings
+from ..docker import Docker
 from ..errors import EngineError
 from .state import services
 
@@ -82,20 +83,30 @@ async def powershell_script(request: web.Request) -> web.Response:
     return web.Response(text=request.app[PAGES]["request.ps1"])
 
 
+async def engine_problem(docker: Docker) -> str | None:
+    """Return why the Docker engine cannot be used now, or None when it answers."""
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await docker.system.ping()
+    except EngineError as exc:
+        return exc.message
+    except TimeoutError:
+        return (
+            f"the Docker engine at {docker.socket_path or docker.host} did not "
+            f"answer within {HEALTH_TIMEOUT:g} s; check that dockerd runs and is "
+            "not overloaded"
+        )
+
+    return None
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Return 200 when the Docker engine answers, 503 with the reason when not."""
     state = services(request)
-    try:
-        async with asyncio.timeout(HEALTH_TIMEOUT):
-            await state.docker.system.ping()
-    except EngineError as exc:
+    problem = await engine_problem(state.docker)
+    if problem is not None:
         return web.json_response(
-            {"status": "unavailable", "reason": exc.message}, status=503
-        )
-    except TimeoutError:
-        reason = f"the Docker engine did not answer within {HEALTH_TIMEOUT:g} s"
-        return web.json_response(
-            {"status": "unavailable", "reason": reason}, status=503
+            {"status": "unavailable", "reason": problem}, status=503
         )
     body = {
         "status": "ok",
