@@ -105,6 +105,10 @@ def container(
     return container_factory(image_factory())
 
 
+def auth(token: str) -> dict[str, str]:
+    return {"X-Deploy-Token": token}
+
+
 def container_id(sandbox: Sandbox, name: str) -> str:
     return sandbox.cli("inspect", "-f", "{{.Id}}", name).stdout.strip()
 
@@ -212,6 +216,27 @@ async def test_a_client_that_keeps_failing_gets_429_with_retry_after(api: Api) -
     assert statuses[-1] == 429, "past the limit the client is told to slow down"
     assert int(response.headers["Retry-After"]) > 0, "and for how long"
     assert "too many failed authentications" in await refusal(response), "and why"
+
+
+async def test_a_blocked_address_still_gets_its_valid_tokens_through(
+    api: Api, container: StartedContainer
+) -> None:
+    for _ in range(12):
+        await api.deploy("v4.public.bad")
+    token = api.mint(container.name, action=Action.RESTART)
+    valid = [
+        (await api.client.get(f"/v1/deploys/{n:016x}", headers=auth(token))).status
+        for n in range(20)
+    ]
+    deploy = await api.deploy(token, query="?stream=false")
+    missing = await api.client.post("/v1/deploy")
+    bad = await api.deploy("v4.public.bad")
+
+    assert valid == [404] * 20, "valid tokens pass a blocked address, uncounted"
+    assert deploy.status == 200, "and deploy"
+    assert "Deploy succeeded" in await deploy.text(), "to the end"
+    assert missing.status == 429, "a request without a token is still slowed down"
+    assert bad.status == 429, "and so is a bad token"
 
 
 async def test_a_request_that_breaks_unexpectedly_is_a_one_line_500(

@@ -117,25 +117,16 @@ async def get_log(request: web.Request) -> web.StreamResponse:
 def authenticate(request: web.Request, state: Services) -> Claims:
     """Return the claims of the request's token; refuse the request otherwise.
 
-    Raises an HTTP 429, 401 or 400 error; failed authentications count
-    towards the client's limit.
+    Raises an HTTP 401 or 400 error, or 429 while the client is blocked.
+    Failed authentications count towards the client's limit; a blocked
+    client's token is still checked, and a valid one let through, because
+    CI runners share addresses and one bad actor must not stop the others.
     """
-    client = request[CLIENT]
-    wait = state.limiter.blocked_for(client)
-    if wait > 0:
-        refuse(
-            request,
-            429,
-            f"too many failed authentications from {client}; try again in "
-            f"{math.ceil(wait)} s",
-            reason="rate_limited",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
     token = token_from(request)
     if token is None:
-        state.limiter.fail(client)
-        refuse(
+        _failed(
             request,
+            state,
             401,
             "missing token: send it in the X-Deploy-Token header",
             reason="TokenMissing",
@@ -145,9 +136,10 @@ def authenticate(request: web.Request, state: Services) -> Claims:
     except ClaimsInvalid as exc:
         refuse(request, 400, f"invalid claims: {exc.message}", reason="ClaimsInvalid")
     except TokenError as exc:
-        state.limiter.fail(client)
         kind = _TOKEN_KINDS.get(type(exc), "refused token")
-        refuse(request, 401, f"{kind}: {exc.message}", reason=type(exc).__name__)
+        _failed(
+            request, state, 401, f"{kind}: {exc.message}", reason=type(exc).__name__
+        )
     except ConfigError as exc:
         log.error("token_check_failed", reason=exc.message)
         refuse(request, 500, f"deployd cannot check tokens now: {exc.message}")
@@ -158,6 +150,24 @@ def authenticate(request: web.Request, state: Services) -> Claims:
     )
 
     return claims
+
+
+def _failed(
+    request: web.Request, state: Services, status: int, message: str, *, reason: str
+) -> NoReturn:
+    """Refuse a failed authentication: 429 while its client is blocked, else 401."""
+    client = request[CLIENT]
+    wait = math.ceil(state.limiter.blocked_for(client))
+    if wait > 0:
+        refuse(
+            request,
+            429,
+            f"too many failed authentications from {client}; try again in {wait} s",
+            reason="rate_limited",
+            headers={"Retry-After": str(wait)},
+        )
+    state.limiter.fail(client)
+    refuse(request, status, message, reason=reason)
 
 
 def refuse(

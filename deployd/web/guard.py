@@ -1,8 +1,9 @@
 """Defences against hostile clients: who asks, how often they fail, what is logged.
 
 ``client_address`` names the caller, believing ``X-Forwarded-For`` only behind
-a proxy. ``FailureLimiter`` answers a client that keeps failing to
-authenticate with 429 for a while. ``RejectionLog`` logs the first rejection
+a proxy. ``FailureLimiter`` blocks a client that keeps failing to
+authenticate for a while: its failures are answered 429 (its valid tokens
+still pass). ``RejectionLog`` logs the first rejection
 of a client in each interval and sums up the rest, so that a flood of bad
 requests costs a few log lines. Both keep bounded tables, so a flood from many
 addresses cannot grow memory either.
