@@ -99,7 +99,7 @@ async def serve(settings: Settings, stack: AsyncExitStack) -> Api:
     async def close() -> None:
         await client.close()
         await state.deploys.drain(30)
-        await state.docker.close()
+        await state.close()
 
     stack.push_async_callback(close)
 

@@ -78,7 +78,7 @@ async def serve(settings: Settings) -> AsyncIterator[Api]:
     finally:
         await client.close()
         await state.deploys.drain(30)
-        await state.docker.close()
+        await state.close()
 
 
 def settings_for(sandbox: Sandbox, data_dir: Path) -> Settings:

@@ -27,6 +27,7 @@ from tests.daemon import (
     wait_for_health,
 )
 from tests.factories import ContainerFactory, ImageFactory
+from tests.sandbox import Sandbox
 
 # The bash helper, end to end
 
@@ -201,6 +202,43 @@ def test_an_unusable_data_dir_stops_deployd_with_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2, "a missing DATA_DIR exits 2"
     assert str(missing) in result.stderr, "stderr names the path"
     assert f"uid {os.getuid()}" in result.stderr, "and the user id"
+
+
+def test_a_second_deployd_on_the_same_data_dir_exits_2_naming_the_first(
+    daemon: Daemon, sandbox: Sandbox
+) -> None:
+    result = run_deployd(
+        environment(
+            DATA_DIR=str(daemon.data_dir),
+            DOCKER_HOST=sandbox.docker_host,
+            PORT=str(free_port()),
+            IP="127.0.0.1",
+        )
+    )
+
+    assert result.returncode == 2, "the second daemon refuses to start"
+    assert result.stderr.count("\n") == 1, f"in one line:\n{result.stderr}"
+    assert str(daemon.data_dir) in result.stderr, "naming DATA_DIR"
+    assert f"pid {daemon.process.pid}" in result.stderr, "and the daemon that has it"
+    assert wait_for_health(daemon) == 200, "the first one serves on"
+
+
+def test_a_killed_deployd_does_not_block_the_next_start(
+    data_dir: Path, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = start_daemon(tmp_path / "first", data_dir, sandbox.docker_host)
+    try:
+        assert wait_for_health(first) == 200, "the first daemon runs"
+    finally:
+        first.process.kill()
+        first.process.wait(STOP_TIMEOUT)
+    second = start_daemon(tmp_path / "second", data_dir, sandbox.docker_host)
+    try:
+        assert wait_for_health(second) == 200, "the next one starts at once"
+    finally:
+        stop(second)
 
 
 def test_deployd_keeps_serving_while_the_engine_is_away(

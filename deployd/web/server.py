@@ -1,6 +1,7 @@
 """Running the daemon: build the services, serve, and shut down without cutting deploys.
 
-``serve`` checks DATA_DIR (through ``Tokens``), connects to the engine (an
+``serve`` checks DATA_DIR (through ``Tokens``), locks it against a second
+daemon (``DataDirLock``), connects to the engine (an
 engine that does not answer yet is a warning, not a reason to stop), repairs
 half-done swaps once the engine answers, and serves until SIGTERM or SIGINT.
 Then it stops accepting connections, gives running deploys
@@ -27,6 +28,7 @@ from ..tokens import Tokens
 from .app import create_app
 from .deploys import Deploys
 from .history import History
+from .lock import DataDirLock
 from .protocol import LIMITS, Runner
 from .state import Services
 
@@ -38,8 +40,22 @@ CLOSE_TIMEOUT = 5.0
 
 
 def build_services(settings: Settings) -> Services:
-    """Return the services for ``settings``; raises ConfigError for a bad DATA_DIR."""
+    """Return the services for ``settings``, holding the DATA_DIR lock.
+
+    Raises ConfigError for a DATA_DIR that cannot be used or that another
+    daemon holds. ``Services.close`` releases the lock.
+    """
     tokens = Tokens(settings.data_dir)
+    # Before anything reads the journal or the history another daemon writes.
+    lock = DataDirLock.take(settings.data_dir)
+    try:
+        return _services(settings, tokens, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _services(settings: Settings, tokens: Tokens, lock: DataDirLock) -> Services:
     docker = Docker.from_env(
         settings.docker_host, credentials=Credentials(settings.data_dir)
     )
@@ -58,14 +74,15 @@ def build_services(settings: Settings) -> Services:
         docker=docker,
         deployer=deployer,
         deploys=Deploys(deployer, history=History(settings.data_dir)),
+        lock=lock,
     )
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set or a SIGTERM or SIGINT arrives.
 
-    Raises ConfigError when DATA_DIR cannot be used, OSError when the port
-    cannot be bound.
+    Raises ConfigError when DATA_DIR cannot be used or another daemon holds
+    it, OSError when the port cannot be bound.
     """
     state = build_services(settings)
     stop = stop or asyncio.Event()
@@ -91,7 +108,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             with contextlib.suppress(asyncio.CancelledError):
                 await recovery
             await runner.cleanup()
-            await state.docker.close()
+            await state.close()
             log.info("deployd_stopped")
 
 

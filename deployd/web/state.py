@@ -13,6 +13,7 @@ from ..docker import Docker
 from ..tokens import Tokens
 from .deploys import Deploys
 from .guard import FailureLimiter, RejectionLog
+from .lock import DataDirLock
 
 
 @dataclass
@@ -24,11 +25,19 @@ class Services:
     docker: Docker
     deployer: Deployer
     deploys: Deploys
+    # Held while the services run, so that one daemon uses a DATA_DIR.
+    lock: DataDirLock | None = None
     limiter: FailureLimiter = field(default_factory=FailureLimiter)
     rejections: RejectionLog = field(default_factory=RejectionLog)
     # Set once the swaps a previous run left half-done have been repaired.
     recovered: asyncio.Event = field(default_factory=asyncio.Event)
     closing: bool = False
+
+    async def close(self) -> None:
+        """Close the engine client and give up the DATA_DIR lock."""
+        await self.docker.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 SERVICES = web.AppKey("services", Services)
