@@ -199,3 +199,48 @@ def test_a_token_generated_in_a_real_terminal_deploys_through_the_daemon(
     assert "Deploy succeeded" in deployed.stdout, "the daemon says so"
     after = sandbox.cli("inspect", "-f", "{{.Id}}", container.name).stdout.strip()
     assert after != container.id, "the container was recreated"
+
+
+def field_text(screen: str, label: str) -> str:
+    """Return what the field after ``label`` shows, its wrapped rows joined."""
+    lines = screen.splitlines()
+    start = next(i for i, line in enumerate(lines) if label in line)
+    rows = [lines[start].split(label, 1)[1]]
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        rows.append(line)
+
+    return "".join(row.strip() for row in rows)
+
+
+def test_a_wrapped_token_pasted_into_revoke_shows_whole_and_revokes(
+    data_dir: Path, terminal: Terminal
+) -> None:
+    token, issued = Tokens(data_dir).mint(["web"], Action.RESTART, False, None)
+    # As a mouse selection of a wrapped token gives it: rows and line breaks.
+    pasted = "\n".join(token[i : i + 70] for i in range(0, len(token), 70))
+    environment = f"DATA_DIR={shlex.quote(str(data_dir))}"
+    command = shlex.join(cli_command())
+    terminal.start(f"env {environment} {command}; echo {EXITED} $?; sleep 60")
+    terminal.wait_text("What do you want to do?")
+    terminal.keys("3")
+    terminal.wait_text("Token or id:")
+    terminal.tmux("set-buffer", pasted)
+    # -p: as a bracketed paste, the way terminals hand a paste to the app.
+    terminal.tmux("paste-buffer", "-p")
+
+    screen = terminal.wait_for(
+        lambda pane: field_text(pane, "Token or id:") == token,
+        "the whole pasted token in the field",
+    )
+    assert token[:40] in screen, "the start of the token is shown, not just its end"
+    terminal.keys("Enter")
+    terminal.wait_text(f"Token {issued.token_id} deploys web")
+    terminal.keys("y")
+    terminal.wait_text("Token revoked")
+    terminal.keys("Enter")
+    terminal.wait_text("What do you want to do?")
+    terminal.keys("q")
+    terminal.wait_text(f"{EXITED} 0")
+    assert Tokens(data_dir).inspect(token).revoked, "the pasted token is revoked"

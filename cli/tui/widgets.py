@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 from prompt_toolkit.application import get_app
 from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
@@ -352,7 +353,10 @@ class Field:
     """A one-line text entry with a label and an error line below it.
 
     ``validate`` returns the reason the text is unusable, or None; it runs as
-    the user types (once there is text) and again on ``check``.
+    the user types (once there is text) and again on ``check``. A ``wrapped``
+    field is for long text without blanks, such as a token: it shows its text
+    over as many rows as it needs, and drops the line breaks and blanks a
+    paste of wrapped text brings.
     """
 
     def __init__(
@@ -362,11 +366,20 @@ class Field:
         validate: Callable[[str], str | None] | None = None,
         password: bool = False,
         label_width: int = 0,
+        wrapped: bool = False,
     ) -> None:
         self.label = label
         self.validate = validate
         self.error: str | None = None
-        self.area = TextArea(multiline=False, password=password, focus_on_click=True)
+        self.wrapped = wrapped
+        # Multiline only so that the window wraps; enter is the screen's to bind.
+        self.area = TextArea(
+            multiline=wrapped,
+            wrap_lines=wrapped,
+            dont_extend_height=True,
+            password=password,
+            focus_on_click=True,
+        )
         self.area.buffer.on_text_changed += self._on_text_changed
         width = max(label_width, len(label) + 1)
         self.container: Container = HSplit(
@@ -402,7 +415,12 @@ class Field:
 
         return self.error is None
 
-    def _on_text_changed(self, _: Buffer) -> None:
+    def _on_text_changed(self, buffer: Buffer) -> None:
+        if self.wrapped and any(char.isspace() for char in buffer.text):
+            # Setting the text calls this again, with nothing left to join.
+            joined = "".join(buffer.text.split())
+            buffer.document = Document(joined, len(joined))
+            return
         if self.area.text:
             self.check()
         else:

@@ -60,7 +60,7 @@ class RevokeScreen(Screen):
         super().__init__(tui)
         self.tokens = tokens
         self.live = [t for t in issued if not t.revoked and not is_expired(t)]
-        self.field = Field("Token or id:", label_width=13)
+        self.field = Field("Token or id:", label_width=13, wrapped=True)
         self.choices: ChoiceList[IssuedToken] | None = None
         if self.live:
             self.choices = ChoiceList(
