@@ -89,7 +89,10 @@ def wait_for_health(daemon: Daemon) -> int:
     )
 
 
-def start_daemon(tmp_path: Path, data_dir: Path, docker_host: str) -> Daemon:
+def start_daemon(
+    tmp_path: Path, data_dir: Path, docker_host: str, **settings: str
+) -> Daemon:
+    """Start ``deployd`` on a free port; ``settings`` add or replace variables."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "deployd.log"
@@ -105,6 +108,7 @@ def start_daemon(tmp_path: Path, data_dir: Path, docker_host: str) -> Daemon:
         WORKERS="4",
         SHUTDOWN_GRACE="30",
     )
+    env.update(settings)
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "deployd"],
@@ -137,6 +141,14 @@ def run_helper(daemon: Daemon, token: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=HELPER_TIMEOUT,
     )
+
+
+def wait_for_log(daemon: Daemon, event: str) -> None:
+    """Return once the daemon has logged ``event``."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while event not in daemon.log():
+        assert time.monotonic() < deadline, f"deployd never logged {event}"
+        time.sleep(0.02)
 
 
 def get(url: str, token: str, method: str = "GET") -> int:

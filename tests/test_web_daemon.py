@@ -25,9 +25,12 @@ from tests.daemon import (
     start_daemon,
     stop,
     wait_for_health,
+    wait_for_log,
 )
 from tests.factories import ContainerFactory, ImageFactory
 from tests.sandbox import Sandbox
+
+CURL_POST = ["curl", "-sS", "-N", "-X", "POST", "-H"]
 
 # The bash helper, end to end
 
@@ -151,7 +154,7 @@ def test_a_flood_of_bad_requests_costs_a_few_log_lines(daemon: Daemon) -> None:
 def test_oversized_headers_are_refused_in_one_line_and_logged_without_tracebacks(
     daemon: Daemon,
 ) -> None:
-    answers = [post_raw(daemon, "a" * 20_000) for _ in range(30)]
+    answers = [post_raw(daemon, "a" * 20_000)[:2] for _ in range(30)]
     time.sleep(0.2)
     events = daemon.log_events()
 
@@ -172,16 +175,18 @@ def test_the_startup_log_says_what_workers_does(daemon: Daemon) -> None:
     )
 
 
-def post_raw(daemon: Daemon, token: str) -> tuple[int, str]:
-    """Return the status and body of a POST /v1/deploy sent with ``token``."""
+def post_raw(daemon: Daemon, token: str) -> tuple[int, str, str | None]:
+    """Return the status, body and Retry-After of a POST /v1/deploy with ``token``."""
     request = urllib.request.Request(
-        f"{daemon.url}/v1/deploy", headers={"X-Deploy-Token": token}, method="POST"
+        f"{daemon.url}/v1/deploy?stream=false",
+        headers={"X-Deploy-Token": token},
+        method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
+        with urllib.request.urlopen(request, timeout=HELPER_TIMEOUT) as response:
+            return response.status, response.read().decode(), None
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+        return error.code, error.read().decode(), error.headers["Retry-After"]
 
 
 # Startup refusals and shutdown
@@ -287,3 +292,43 @@ def test_sigterm_lets_a_running_deploy_finish_then_exits_0(
     )
     assert daemon.process.wait(STOP_TIMEOUT) == 0, "deployd then exits 0"
     assert "deployd_stopped" in daemon.log(), "and says it stopped"
+
+
+def test_during_the_grace_period_new_deploys_get_503_then_the_port_closes(
+    sandbox: Sandbox,
+    data_dir: Path,
+    tmp_path: Path,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+) -> None:
+    running = start_daemon(tmp_path, data_dir, sandbox.docker_host, START_WAIT="6")
+    try:
+        assert wait_for_health(running) == 200, "deployd is up"
+        container = container_factory(image_factory())
+        token = running.mint(container.name, Action.RECREATE)
+        with subprocess.Popen(
+            [*CURL_POST, f"X-Deploy-Token: {token}", f"{running.url}/v1/deploy"],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as first:
+            assert first.stdout is not None
+            first.stdout.readline()
+            running.process.send_signal(signal.SIGTERM)
+            wait_for_log(running, "deploys_draining")
+            status, body, retry = post_raw(running, token)
+            health = get(f"{running.url}/healthz", "")
+            rest, _ = first.communicate(timeout=HELPER_TIMEOUT)
+        exit_status = running.process.wait(STOP_TIMEOUT)
+        after = get(f"{running.url}/healthz", "")
+    finally:
+        stop(running)
+
+    assert status == 503, "a deploy sent during the grace period is refused"
+    assert (
+        body == "Error: deployd is shutting down; send the deploy again in a moment\n"
+    ), "in one line that says to send it again"
+    assert retry == "5", "with Retry-After"
+    assert health == 503, "/healthz says deployd is going away"
+    assert rest.splitlines()[-1].startswith("Deploy succeeded"), "the first one ends"
+    assert exit_status == 0, "deployd exits 0"
+    assert after == 0, "and nothing listens any more"

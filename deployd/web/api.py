@@ -77,7 +77,13 @@ async def post_deploy(request: web.Request) -> web.StreamResponse:
     state = services(request)
     claims = authenticate(request, state)
     if state.closing:
-        refuse(request, 503, "deployd is shutting down; send the deploy again soon")
+        refuse(
+            request,
+            503,
+            "deployd is shutting down; send the deploy again in a moment",
+            reason="ShuttingDown",
+            headers={"Retry-After": str(RETRY_SECONDS)},
+        )
     if not state.recovered.is_set():
         refuse(
             request,

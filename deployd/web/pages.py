@@ -101,8 +101,15 @@ async def engine_problem(docker: Docker) -> str | None:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Return 200 when the Docker engine answers, 503 with the reason when not."""
+    """Return 200 while the Docker engine answers, else 503 with the reason.
+
+    A shutdown counts as a reason, so a load balancer stops sending deploys.
+    """
     state = services(request)
+    if state.closing:
+        return web.json_response(
+            {"status": "stopping", "reason": "deployd is shutting down"}, status=503
+        )
     problem = await engine_problem(state.docker)
     if problem is not None:
         return web.json_response(

@@ -4,9 +4,9 @@
 daemon (``DataDirLock``), connects to the engine (an
 engine that does not answer yet is a warning, not a reason to stop), repairs
 half-done swaps once the engine answers, and serves until SIGTERM or SIGINT.
-Then it stops accepting connections, gives running deploys
+Then it refuses new deploys (503), gives running deploys
 ``settings.shutdown_grace`` seconds to finish (cancelling, and so rolling
-back, the rest), and closes.
+back, the rest), stops listening and closes.
 """
 
 from __future__ import annotations
@@ -179,8 +179,13 @@ def _stopper(stop: asyncio.Event, signum: signal.Signals) -> Callable[[], None]:
 
 
 async def _shut_down(state: Services, site: web.TCPSite) -> None:
+    """Let running deploys finish, then stop listening.
+
+    Until they end, the port stays open and new deploys are answered 503
+    with Retry-After: behind a proxy a caller then reads why, where a closed
+    port would give it the proxy's bare 502.
+    """
     state.closing = True
-    await site.stop()
     running = state.deploys.running()
     if running:
         log.info(
@@ -190,3 +195,4 @@ async def _shut_down(state: Services, site: web.TCPSite) -> None:
         )
     if not await state.deploys.drain(state.settings.shutdown_grace):
         log.warning("deploys_cancelled", grace_s=state.settings.shutdown_grace)
+    await site.stop()
