@@ -25,7 +25,7 @@ from deployd.cli.tui.screens.generate import (
 )
 from deployd.cli.tui.screens.menu import MenuScreen
 from deployd.tokens import Action, Tokens
-from tests.factories import ContainerFactory, StartedContainer
+from tests.factories import ContainerFactory, ImageFactory, StartedContainer
 from tests.sandbox import Sandbox, start, stop
 from tests.test_tui_harness import Driver, running
 
@@ -121,6 +121,27 @@ async def test_wizard_mints_a_token_whose_claims_match_the_answers(
     assert timedelta(hours=23) < lifetime <= timedelta(hours=24), "it lives 24h"
     assert token not in "".join(p.read_text() for p in data_dir.iterdir()), (
         "DATA_DIR keeps the record, never the token"
+    )
+
+
+async def test_a_container_whose_tag_moved_on_shows_the_image_it_was_made_from(
+    sandbox: Sandbox,
+    data_dir: Path,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+) -> None:
+    first = image_factory(version="v1")
+    container = container_factory(first)
+    image_factory(repository=first.repository, version="v2", push=False)
+    listed = sandbox.cli("ps", "-a", "--filter", f"name={container.name}")
+    assert first.id.removeprefix("sha256:")[:12] in listed.stdout, (
+        "the engine lists the moved container by image id (the case under test)"
+    )
+    async with running(Session(data_dir, sandbox.docker_host)) as driver:
+        screen = await open_wizard(driver)
+        images = {row.key: row.columns[1] for row in screen.checklist.rows}
+    assert images[container.name] == first.ref, (
+        "the image column names the image the container was created with"
     )
 
 

@@ -7,8 +7,9 @@ token's record, through ``Tokens.mint``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from prompt_toolkit.filters import Condition
@@ -23,8 +24,8 @@ from prompt_toolkit.layout import (
 )
 from prompt_toolkit.layout.layout import FocusableElement
 
-from deployd.docker import ContainerSummary, own_container_id
-from deployd.errors import DeploydError, EngineError, EngineUnreachable
+from deployd.docker import ContainerSummary, Docker, is_image_id, own_container_id
+from deployd.errors import DeploydError, EngineError, EngineUnreachable, NotFound
 from deployd.tokens import (
     Action,
     IssuedToken,
@@ -118,6 +119,30 @@ def column_widths(rows: Sequence[Row]) -> tuple[int, int, int]:
     return name, room - name, STATE_WIDTH
 
 
+async def with_image_names(
+    docker: Docker, summaries: list[ContainerSummary]
+) -> list[ContainerSummary]:
+    """Return ``summaries`` with the image each container was created from.
+
+    The container list gives an image id instead once the tag the container
+    was made from has moved on; only those containers are inspected, at once.
+    A container removed in the meantime keeps the id. Raises EngineError when
+    the engine fails otherwise.
+    """
+    moved = [s for s in summaries if is_image_id(s.image)]
+    found = await asyncio.gather(*(_created_from(docker, s.id) for s in moved))
+    names = {s.id: name for s, name in zip(moved, found, strict=True) if name}
+
+    return [replace(s, image=names[s.id]) if s.id in names else s for s in summaries]
+
+
+async def _created_from(docker: Docker, container_id: str) -> str | None:
+    try:
+        return (await docker.containers.inspect(container_id)).image_ref
+    except NotFound:
+        return None
+
+
 class ContainersScreen(Screen):
     """Step 1: connect to the engine and pick the containers the token deploys."""
 
@@ -170,6 +195,7 @@ class ContainersScreen(Screen):
         try:
             async with docker:
                 summaries = await docker.containers.list(all=True)
+                summaries = await with_image_names(docker, summaries)
         except EngineError as exc:
             self._fail(address, docker.socket_path, exc)
             return
