@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -332,3 +333,61 @@ def test_during_the_grace_period_new_deploys_get_503_then_the_port_closes(
     assert rest.splitlines()[-1].startswith("Deploy succeeded"), "the first one ends"
     assert exit_status == 0, "deployd exits 0"
     assert after == 0, "and nothing listens any more"
+
+
+def test_a_deploy_cut_off_by_kill_9_is_recorded_as_failed_by_the_next_start(
+    sandbox: Sandbox,
+    data_dir: Path,
+    tmp_path: Path,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+) -> None:
+    container = container_factory(image_factory())
+    old_id = sandbox.cli("inspect", "-f", "{{.Id}}", container.name).stdout.strip()
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = start_daemon(
+        tmp_path / "first", data_dir, sandbox.docker_host, START_WAIT="10"
+    )
+    try:
+        assert wait_for_health(first) == 200, "the first daemon runs"
+        token = first.mint(container.name, Action.RECREATE)
+        deploy = subprocess.Popen(
+            [*CURL_POST, f"X-Deploy-Token: {token}", f"{first.url}/v1/deploy"],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_log(first, "container_created")
+    finally:
+        first.process.kill()
+        first.process.wait(STOP_TIMEOUT)
+    deploy.wait(HELPER_TIMEOUT)
+    [accepted] = [e for e in first.log_events() if e["event"] == "deploy_accepted"]
+    second = start_daemon(tmp_path / "second", data_dir, sandbox.docker_host)
+    try:
+        assert wait_for_health(second) == 200, "the next daemon starts"
+        wait_for_log(second, "engine_connected")
+        status, body = get_json(second, f"/v1/deploys/{accepted['deploy_id']}", token)
+    finally:
+        stop(second)
+    now_id = sandbox.cli("inspect", "-f", "{{.Id}}", container.name).stdout.strip()
+
+    assert status == 200, "the deploy is in the history after the restart"
+    assert body["status"] == "failed", "recorded as failed"
+    assert body["message"] == (
+        "Deploy failed: deployd stopped during this deploy; its container was "
+        "restored on the next start"
+    ), "saying what happened to its container"
+    assert body["failed"] == [container.name], "which is listed"
+    assert now_id == old_id, "and is indeed the old container again"
+
+
+def get_json(daemon: Daemon, path: str, token: str) -> tuple[int, dict[str, object]]:
+    """Return the status and JSON body of a GET with ``token``."""
+    request = urllib.request.Request(
+        f"{daemon.url}{path}", headers={"X-Deploy-Token": token}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, {}

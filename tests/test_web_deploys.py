@@ -293,6 +293,11 @@ def record_lines(data_dir: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+def record_ids(data_dir: Path) -> list[object]:
+    """Return the ids of the deploys in the file, each once, in order."""
+    return list(dict.fromkeys(line["id"] for line in record_lines(data_dir)))
+
+
 async def finished_deploy(deploys: Deploys, plan: DeployPlan = PLAN) -> Deploy:
     deploy = deploys.start(plan, client="10.1.2.3", token="tok-fp").deploy
     async with asyncio.timeout(5):
@@ -307,8 +312,12 @@ async def test_a_finished_deploy_is_appended_to_the_history_file(
     deployer = ScriptedDeployer(ok=False)
     deployer.go.set()
     deploy = await finished_deploy(registry(deployer, history=History(data_dir)))
-    [line] = record_lines(data_dir)
+    lines = record_lines(data_dir)
+    line = lines[-1]
 
+    assert [line["status"] for line in lines] == ["queued", "running", "failed"], (
+        "a line when the deploy is accepted, when it begins and when it ends"
+    )
     assert line["id"] == deploy.id and line["status"] == "failed", "id and outcome"
     assert line["containers"] == ["web"] and line["action"] == "recreate", "the plan"
     assert line["client"] == "10.1.2.3", "who asked"
@@ -349,7 +358,7 @@ async def test_a_torn_last_line_is_dropped_and_the_next_line_is_whole(
     later = await finished_deploy(registry(deployer, history=history))
 
     assert history.get(old.id) is not None, "the whole line before it is read"
-    assert [line["id"] for line in record_lines(data_dir)] == [old.id, later.id], (
+    assert record_ids(data_dir) == [old.id, later.id], (
         "the torn line is gone and the next record is a line of its own"
     )
 
@@ -364,7 +373,7 @@ async def test_a_last_line_missing_only_its_newline_is_kept(data_dir: Path) -> N
     history = History(data_dir)
     later = await finished_deploy(registry(deployer, history=history))
 
-    assert [line["id"] for line in record_lines(data_dir)] == [old.id, later.id], (
+    assert record_ids(data_dir) == [old.id, later.id], (
         "a complete record survives and the next one follows on its own line"
     )
 
@@ -391,10 +400,11 @@ async def test_the_history_file_is_trimmed_to_the_newest_records(
     await history.flush()
     lines = record_lines(data_dir)
 
+    kept = record_ids(data_dir)
+
     assert len(lines) <= 10, f"the file holds {len(lines)} lines, at most 2 * keep"
-    assert [line["id"] for line in lines] == ids[-len(lines) :], (
-        "it holds the newest records, in order, none twice"
-    )
+    assert kept == ids[-len(kept) :], "it holds the newest records, in order"
+    assert lines[-1]["status"] == "succeeded", "the last line is the last outcome"
     assert History(data_dir, keep=5).get(ids[-1]) is not None, "the newest is read"
 
 
@@ -425,3 +435,86 @@ async def test_appends_during_a_trim_follow_the_trimmed_file(data_dir: Path) -> 
     assert [line["id"] for line in record_lines(data_dir)] == [
         record(n).id for n in (3, 4, 5, 6)
     ], "the trim kept the newest two, and the records sent meanwhile follow"
+
+
+async def started_deploy(deploys: Deploys, plan: DeployPlan = PLAN) -> Deploy:
+    deploy = start(deploys, plan)
+    async with asyncio.timeout(5):
+        while deploy.status is not Status.RUNNING:
+            await asyncio.sleep(0.01)
+
+    return deploy
+
+
+async def finish(deployer: ScriptedDeployer, deploy: Deploy) -> None:
+    deployer.admit.set()
+    deployer.go.set()
+    async with asyncio.timeout(5):
+        await deploy.wait()
+
+
+async def test_a_deploy_is_in_the_history_while_it_runs(data_dir: Path) -> None:
+    deployer = ScriptedDeployer()
+    deploys = registry(deployer, history=History(data_dir))
+    deploy = await started_deploy(deploys)
+
+    next_run = History(data_dir)
+    restored = registry(deployer, history=next_run).get(deploy.id)
+    await finish(deployer, deploy)
+
+    assert [r.id for r in next_run.interrupted] == [deploy.id], (
+        "a run that reads the file now takes the deploy for interrupted"
+    )
+    assert restored is not None and restored.status is Status.FAILED, (
+        "and answers for it as failed"
+    )
+    assert "once the Docker engine answers" in restored.message, (
+        "saying that its containers are put back once the engine answers"
+    )
+
+
+@pytest.mark.parametrize(
+    ("containers", "repaired", "told"),
+    [
+        (("web",), {"web"}, "its container was restored on the next start"),
+        (("web", "db"), {"db", "other"}, "db was restored on the next start, and no"),
+        (("web",), set(), "none of its containers was half-swapped"),
+    ],
+)
+async def test_the_next_start_records_an_interrupted_deploy_as_failed(
+    data_dir: Path, containers: tuple[str, ...], repaired: set[str], told: str
+) -> None:
+    deployer = ScriptedDeployer()
+    plan = DeployPlan(containers, PLAN.action, False)
+    deploy = await started_deploy(registry(deployer, history=History(data_dir)), plan)
+
+    registry(deployer, history=History(data_dir)).settle(repaired)
+    third = History(data_dir)
+    ended = third.get(deploy.id)
+    await finish(deployer, deploy)
+
+    assert ended is not None and ended.status == "failed", "it is recorded as failed"
+    assert ended.message.startswith("Deploy failed: deployd stopped during this "), (
+        "because deployd stopped"
+    )
+    assert told in ended.message, "and says what the next start did about it"
+    assert third.interrupted == [], "once settled it is not settled again"
+
+
+async def test_a_deploy_interrupted_while_queued_touched_nothing(
+    data_dir: Path,
+) -> None:
+    deployer = ScriptedDeployer()
+    deployer.admit.clear()
+    deploy = start(registry(deployer, history=History(data_dir)))
+    await asyncio.sleep(0.01)
+
+    registry(deployer, history=History(data_dir)).settle(["web"])
+    ended = History(data_dir).get(deploy.id)
+    await finish(deployer, deploy)
+
+    assert ended is not None and ended.status == "failed", "it is recorded as failed"
+    assert "before this deploy began; none of its containers was touched" in (
+        ended.message
+    ), "and says nothing was touched"
+    assert ended.untouched == ("web",), "its container is listed as untouched"

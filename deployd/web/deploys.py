@@ -9,8 +9,9 @@ keeps every event in memory; ``Deploy.follow`` hands a reader the events so
 far and then the new ones as they come, through a bounded buffer: a reader
 that falls that far behind is cut off (``Follower.lagged``) instead of ever
 holding up the deploy. The registry keeps the most recent deploys only, and
-writes each finished one to the ``History`` so that its outcome outlives a
-restart (its log does not).
+writes each one to the ``History`` when it is accepted, begins and ends, so
+that its outcome outlives a restart (its log does not), and a deploy cut off
+by a kill is recorded as failed by the next start (``Deploys.settle``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -74,7 +75,12 @@ class Deploy:
 
     @classmethod
     def restored(cls, record: Record) -> Deploy:
-        """Return the finished deploy ``record`` describes, without its log."""
+        """Return the deploy of an earlier run ``record`` describes, without its log.
+
+        A deploy that run never finished is told as failed, which it is.
+        """
+        if not record.finished:
+            record = settled(record, None)
         ok = record.status == Status.SUCCEEDED
         deploy = cls(
             id=record.id,
@@ -270,6 +276,7 @@ class Deploys:
             return Started(queued, joined=True)
         deploy = Deploy(id=secrets.token_hex(8), plan=plan, client=client, token=token)
         self._remember(deploy)
+        self._write(deploy)
         self._queued[plan] = deploy
         task = asyncio.create_task(self._run(deploy), name=f"deploy-{deploy.id}")
         self._tasks.add(task)
@@ -332,6 +339,7 @@ class Deploys:
         def begin() -> None:
             self._unqueue(deploy)
             deploy._begin()
+            self._write(deploy)
 
         try:
             result = await self.deployer.run(deploy.plan, deploy.emit, on_start=begin)
@@ -363,8 +371,75 @@ class Deploys:
             joined=deploy.joined,
             message=result.message,
         )
+        self._write(deploy)
+
+    def _write(self, deploy: Deploy) -> None:
         if self.history is not None:
             self.history.append(deploy.record())
+
+    def settle(self, repaired: Iterable[str]) -> None:
+        """Record as failed the deploys an earlier run left unfinished.
+
+        ``repaired`` names the containers the recovery put back, which the
+        message of each deploy mentions when they were its own.
+        """
+        if self.history is None:
+            return
+        names = set(repaired)
+        for record in self.history.interrupted:
+            ended = settled(record, names)
+            self.history.append(ended)
+            log.warning(
+                "deploy_interrupted", deploy_id=record.id, message=ended.message
+            )
+        self.history.interrupted = []
+
+
+def settled(record: Record, repaired: set[str] | None) -> Record:
+    """Return ``record`` of a deploy deployd stopped during, marked failed.
+
+    ``repaired`` holds the containers the next start put back, or is None
+    while that start has not yet reached the engine.
+    """
+    failed: tuple[str, ...] = ()
+    untouched: tuple[str, ...] = ()
+    if record.status == Status.QUEUED:
+        why = "deployd stopped before this deploy began; none of its containers "
+        why += "was touched"
+        untouched = record.containers
+    elif repaired is None:
+        why = (
+            "deployd stopped during this deploy; it puts back any container of "
+            "it left half-swapped once the Docker engine answers"
+        )
+    else:
+        failed = tuple(name for name in record.containers if name in repaired)
+        why = "deployd stopped during this deploy; " + _aftermath(record, failed)
+
+    return replace(
+        record,
+        status=Status.FAILED.value,
+        message=f"Deploy failed: {why}",
+        failed=failed,
+        untouched=untouched,
+    )
+
+
+def _aftermath(record: Record, restored: tuple[str, ...]) -> str:
+    if restored and len(restored) == len(record.containers):
+        whole = "its container was" if len(restored) == 1 else "its containers were"
+        return f"{whole} restored on the next start"
+    if restored:
+        verb = "was" if len(restored) == 1 else "were"
+        return (
+            f"{', '.join(restored)} {verb} restored on the next start, and no "
+            "other container of it was left half-swapped"
+        )
+
+    return (
+        "on the next start none of its containers was half-swapped, so each runs "
+        "its old or its new version"
+    )
 
 
 _LEVELS = {"debug": logging.DEBUG, "warning": logging.WARNING, "error": logging.ERROR}

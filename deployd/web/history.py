@@ -1,11 +1,14 @@
-"""The deploy history: one JSON line per finished deploy in ``DATA_DIR/deploys.jsonl``.
+"""The deploy history: JSON lines in ``DATA_DIR/deploys.jsonl``, the last per deploy.
 
 ``History`` loads the file once at start, so that ``GET /v1/deploys/{id}``
 can still answer for a deploy an earlier run made, and appends a line each
-time a deploy ends. A line holds what a deploy did and how it ended, who
-asked (address and token fingerprint, never the token) and when; the log of
-events is not kept. The file stays bounded: past ``2 * keep`` lines it is
-rewritten with the newest ``keep``, in a worker thread, and replaced
+time a deploy is accepted, begins and ends. A line holds what a deploy did
+and how it ended, who asked (address and token fingerprint, never the
+token) and when; the log of events is not kept. A deploy whose last line
+says it was queued or running was cut off by the end of an earlier run:
+``interrupted`` lists those, for the daemon to settle once it has repaired
+their containers. The file stays bounded: past ``2 * keep`` lines it is
+rewritten with the newest ``keep`` records, in a worker thread, and replaced
 atomically. A line a crash cut short is skipped (and logged once) at load.
 """
 
@@ -29,11 +32,12 @@ log = structlog.get_logger(__name__)
 FILE_NAME = "deploys.jsonl"
 KEEP_RECORDS = 1000
 OUTCOMES = ("succeeded", "failed")
+STATUSES = ("queued", "running", *OUTCOMES)
 
 
 @dataclass(frozen=True)
 class Record:
-    """What the history keeps of one finished deploy."""
+    """What the history keeps of one deploy, as it was when the line was written."""
 
     id: str
     containers: tuple[str, ...]
@@ -49,6 +53,11 @@ class Record:
     deployed: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
     untouched: tuple[str, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        """Return whether the deploy had ended when this record was written."""
+        return self.status in OUTCOMES
 
     def to_line(self) -> str:
         """Return the record as one JSON line, newline included."""
@@ -86,8 +95,8 @@ class Record:
     @classmethod
     def _from_body(cls, body: dict[str, Any]) -> Record:
         status = str(body["status"])
-        if status not in OUTCOMES:
-            raise ValueError(f"{status!r} is not the outcome of a finished deploy")
+        if status not in STATUSES:
+            raise ValueError(f"{status!r} is not the status of a deploy")
 
         return cls(
             id=str(body["id"]),
@@ -108,7 +117,7 @@ class Record:
 
 
 class History:
-    """The finished deploys of this and earlier runs, newest ``keep`` by id."""
+    """The deploys of this and earlier runs, newest ``keep`` by id."""
 
     def __init__(self, data_dir: Path, *, keep: int = KEEP_RECORDS) -> None:
         self.path = data_dir / FILE_NAME
@@ -118,6 +127,8 @@ class History:
         self._trim: asyncio.Task[None] | None = None
         self._held: list[str] = []
         self._load()
+        # Deploys an earlier run never finished: it was killed or crashed.
+        self.interrupted = [r for r in self._records.values() if not r.finished]
 
     def get(self, deploy_id: str) -> Record | None:
         """Return the record of the deploy with this id, or None."""
@@ -139,15 +150,18 @@ class History:
             self._held.append(line)
             return
         self._write([line])
+        self._trim_if_long()
+
+    async def flush(self) -> None:
+        """Return once trims in progress, and the lines held for them, are written."""
+        while self._trim is not None:
+            await asyncio.shield(self._trim)
+
+    def _trim_if_long(self) -> None:
         if self._lines > 2 * self.keep:
             # What the file keeps is fixed now; later records are held for after.
             kept = [record.to_line() for record in self._records.values()]
             self._trim = asyncio.get_running_loop().create_task(self._trim_file(kept))
-
-    async def flush(self) -> None:
-        """Return once a trim in progress, and the lines held for it, are written."""
-        if self._trim is not None:
-            await asyncio.shield(self._trim)
 
     def _remember(self, record: Record) -> None:
         self._records[record.id] = record
@@ -177,6 +191,8 @@ class History:
             held, self._held = self._held, []
             if held:
                 self._write(held)
+                # Lines that came in meanwhile may make the file long again.
+                self._trim_if_long()
 
     def _load(self) -> None:
         try:

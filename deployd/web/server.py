@@ -113,7 +113,10 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
 
 
 async def recover(state: Services) -> None:
-    """Repair the swaps a killed run left half-done; retry until the engine answers."""
+    """Repair the swaps a killed run left half-done; retry until the engine answers.
+
+    The deploys that run never finished are then recorded as failed.
+    """
     while True:
         try:
             repaired = await state.deployer.recover()
@@ -121,6 +124,7 @@ async def recover(state: Services) -> None:
             log.warning("engine_unreachable", reason=exc.message)
             await asyncio.sleep(RECOVERY_RETRY_SECONDS)
             continue
+        state.deploys.settle(repaired)
         state.recovered.set()
         log.info("engine_connected", host=state.docker.host, repaired=repaired)
         return
