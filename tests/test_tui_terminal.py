@@ -7,6 +7,7 @@ returns the token read off the screen, so that a test can go on to use it
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 
 from deployd.tokens import Action, Tokens
 from tests.daemon import Daemon, run_helper
-from tests.factories import ContainerFactory
+from tests.factories import ContainerFactory, unique_name
 from tests.sandbox import Sandbox
 
 WAIT = 20.0
@@ -244,3 +245,42 @@ def test_a_wrapped_token_pasted_into_revoke_shows_whole_and_revokes(
     terminal.keys("q")
     terminal.wait_text(f"{EXITED} 0")
     assert Tokens(data_dir).inspect(token).revoked, "the pasted token is revoked"
+
+
+def test_a_long_container_list_says_which_rows_show_and_follows_the_cursor(
+    sandbox: Sandbox,
+    container_factory: ContainerFactory,
+    data_dir: Path,
+    terminal: Terminal,
+) -> None:
+    prefix = unique_name()
+    for number in range(1, 15):
+        container_factory(
+            sandbox.base_image, name=f"{prefix}-{number:02d}", start=False
+        )
+    environment = f"DATA_DIR={shlex.quote(str(data_dir))} " + (
+        f"DOCKER_HOST={shlex.quote(sandbox.docker_host)}"
+    )
+    terminal.start(f"env {environment} {shlex.join(cli_command())}; sleep 60")
+    terminal.wait_text("What do you want to do?")
+    terminal.keys("Enter")
+    terminal.wait_text("Connected to Docker socket")
+    terminal.type(prefix)
+    tally = re.compile(r"rows 1-(\d+) of 14, down for more")
+    screen = terminal.wait_for(
+        lambda pane: tally.search(pane) is not None,
+        "the tally to say which of the 14 rows show and that more follow",
+    )
+
+    first_page = tally.search(screen)
+    assert first_page is not None
+    page = int(first_page.group(1))
+    assert 3 <= page < 14, "an 80x24 terminal shows some of the 14 rows"
+    for _ in range(page):
+        terminal.keys("Down")
+    screen = terminal.wait_text(f"rows 2-{page + 1} of 14, up/down for more")
+    assert f"> [ ] {prefix}-{page + 1:02d}" in screen, "the cursor row stays in view"
+    for _ in range(13 - page):
+        terminal.keys("Down")
+    screen = terminal.wait_text(f"rows {15 - page}-14 of 14, up for more")
+    assert f"> [ ] {prefix}-14" in screen, "the last row is in view with the cursor"

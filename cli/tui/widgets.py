@@ -236,7 +236,9 @@ class Checklist:
         self.cursor = 0
         self.filter = TextArea(multiline=False, prompt="Filter: ", focus_on_click=True)
         self.filter.buffer.on_text_changed += self._on_filter_changed
-        rows_window = Window(
+        # Drawing the cursor row scrolls the window to it; the tally below
+        # reads which rows were drawn.
+        self.rows_window = Window(
             FormattedTextControl(self._fragments),
             always_hide_cursor=True,
             height=D(min=3),
@@ -247,8 +249,12 @@ class Checklist:
                 self.filter,
                 Window(height=1),
                 Window(FormattedTextControl(self._heading), height=1),
-                rows_window,
-                Window(FormattedTextControl(self._tally), height=1),
+                self.rows_window,
+                # A preferred width keeps the layout from asking for the tally's
+                # text before the rows are drawn (the text is cached per draw).
+                Window(
+                    FormattedTextControl(self._tally), height=1, width=D(preferred=0)
+                ),
             ]
         )
 
@@ -324,8 +330,26 @@ class Checklist:
         tally = f"{len(self.ticked)} selected"
         if shown < total:
             tally += f", {shown} of {total} shown"
+        drawn = self.drawn_rows()
+        if drawn is not None and drawn != (1, shown):
+            first, last = drawn
+            more = {(True, True): "up/down", (True, False): "up", (False, True): "down"}
+            tally += f"; rows {first}-{last} of {shown}"
+            tally += f", {more[first > 1, last < shown]} for more"
 
         return [("class:detail", f"      {tally}")]
+
+    def drawn_rows(self) -> tuple[int, int] | None:
+        """Return the first and last visible row drawn (from 1), None before a draw."""
+        info = self.rows_window.render_info
+        count = len(self.visible)
+        if info is None or not count:
+            return None
+        lines = [line for line in info.displayed_lines if line < count]
+        if not lines:
+            return None
+
+        return min(lines) + 1, max(lines) + 1
 
     def _fragments(self) -> StyleAndTextTuples:
         result: StyleAndTextTuples = []
