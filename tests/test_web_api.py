@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 
 from deployd.config import Settings
 from deployd.deploy.journal import Entry, Journal
-from deployd.tokens import Action, Tokens
+from deployd.tokens import Action, Claims, Tokens
 from deployd.tokens.keys import load_or_create
 from deployd.web.app import create_app
 from deployd.web.protocol import LIMITS, Runner
@@ -237,6 +237,26 @@ async def test_a_blocked_address_still_gets_its_valid_tokens_through(
     assert "Deploy succeeded" in await deploy.text(), "to the end"
     assert missing.status == 429, "a request without a token is still slowed down"
     assert bad.status == 429, "and so is a bad token"
+
+
+async def test_a_blocked_client_repeating_a_refused_token_skips_the_check(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(12):
+        await api.deploy("v4.public.bad")
+    checks = 0
+    verify = api.state.tokens.verify
+
+    def counted(token: str) -> Claims:
+        nonlocal checks
+        checks += 1
+        return verify(token)
+
+    monkeypatch.setattr(api.state.tokens, "verify", counted)
+    statuses = {(await api.deploy("v4.public.bad")).status for _ in range(20)}
+
+    assert statuses == {429}, "the blocked client is slowed down"
+    assert checks == 0, "without checking a token already refused"
 
 
 async def test_a_request_that_breaks_unexpectedly_is_a_one_line_500(

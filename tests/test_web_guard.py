@@ -8,6 +8,7 @@ from structlog.testing import capture_logs
 from deployd.web.guard import (
     OTHER_CLIENTS,
     FailureLimiter,
+    RefusedTokens,
     RejectionLog,
     client_address,
     token_from,
@@ -131,3 +132,16 @@ def test_rejections_from_too_many_clients_share_one_summary() -> None:
     assert len(named) == 10, "only as many clients as the table holds are named"
     assert summed.count(OTHER_CLIENTS) == 1, "the overflow is summed up as other"
     assert len(summed) == 11, "one summary per named client, one for the rest"
+
+
+def test_refused_tokens_are_remembered_as_hashes_in_a_bounded_set() -> None:
+    refused = RefusedTokens(max_tokens=100)
+    for n in range(1000):
+        refused.add(f"v4.public.bad{n}")
+
+    assert len(refused) == 100, "a flood of distinct tokens stays bounded"
+    assert "v4.public.bad999" in refused, "the newest are remembered"
+    assert "v4.public.bad0" not in refused, "the oldest are forgotten"
+    assert not any("bad999" in repr(key) for key in refused._hashes), (
+        "only hashes are kept"
+    )

@@ -137,11 +137,14 @@ def authenticate(request: web.Request, state: Services) -> Claims:
             "missing token: send it in the X-Deploy-Token header",
             reason="TokenMissing",
         )
+    if token in state.refused:
+        _slow_down_if_blocked(request, state)
     try:
         claims = state.tokens.verify(token)
     except ClaimsInvalid as exc:
         refuse(request, 400, f"invalid claims: {exc.message}", reason="ClaimsInvalid")
     except TokenError as exc:
+        state.refused.add(token)
         kind = _TOKEN_KINDS.get(type(exc), "refused token")
         _failed(
             request, state, 401, f"{kind}: {exc.message}", reason=type(exc).__name__
@@ -162,6 +165,13 @@ def _failed(
     request: web.Request, state: Services, status: int, message: str, *, reason: str
 ) -> NoReturn:
     """Refuse a failed authentication: 429 while its client is blocked, else 401."""
+    _slow_down_if_blocked(request, state)
+    state.limiter.fail(request[CLIENT])
+    refuse(request, status, message, reason=reason)
+
+
+def _slow_down_if_blocked(request: web.Request, state: Services) -> None:
+    """Refuse the request 429 while its client is blocked; return otherwise."""
     client = request[CLIENT]
     wait = math.ceil(state.limiter.blocked_for(client))
     if wait > 0:
@@ -172,8 +182,6 @@ def _failed(
             reason="rate_limited",
             headers={"Retry-After": str(wait)},
         )
-    state.limiter.fail(client)
-    refuse(request, status, message, reason=reason)
 
 
 def refuse(

@@ -3,14 +3,17 @@
 ``client_address`` names the caller, believing ``X-Forwarded-For`` only behind
 a proxy. ``FailureLimiter`` blocks a client that keeps failing to
 authenticate for a while: its failures are answered 429 (its valid tokens
-still pass). ``RejectionLog`` logs the first rejection
-of a client in each interval and sums up the rest, so that a flood of bad
-requests costs a few log lines. Both keep bounded tables, so a flood from many
-addresses cannot grow memory either.
+still pass). ``RefusedTokens`` remembers the tokens refused lately, so that
+a blocked client repeating one costs a lookup, not a signature check.
+``RejectionLog`` logs the first rejection of a client in each interval and
+sums up the rest, so that a flood of bad requests costs a few log lines. All
+three keep bounded tables, so a flood from many addresses cannot grow memory
+either.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import time
 from collections import OrderedDict
@@ -128,6 +131,34 @@ class FailureLimiter:
         self._clients[client] = entry
         while len(self._clients) > self._max_clients:
             self._clients.popitem(last=False)
+
+
+class RefusedTokens:
+    """A bounded set of tokens refused lately, kept as hashes.
+
+    A refusal for a malformed, foreign, expired or revoked token is final,
+    so a token seen here would be refused again.
+    """
+
+    def __init__(self, *, max_tokens: int = MAX_CLIENTS) -> None:
+        self._max_tokens = max_tokens
+        self._hashes: OrderedDict[bytes, None] = OrderedDict()
+
+    def add(self, token: str) -> None:
+        """Remember that ``token`` was refused, forgetting the oldest past the bound."""
+        self._hashes[_digest(token)] = None
+        while len(self._hashes) > self._max_tokens:
+            self._hashes.popitem(last=False)
+
+    def __contains__(self, token: object) -> bool:
+        return isinstance(token, str) and _digest(token) in self._hashes
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.blake2b(token.encode(errors="replace"), digest_size=16).digest()
 
 
 @dataclass

@@ -12,7 +12,7 @@ from ..deploy import Deployer
 from ..docker import Docker
 from ..tokens import Tokens
 from .deploys import Deploys
-from .guard import FailureLimiter, RejectionLog
+from .guard import FailureLimiter, RefusedTokens, RejectionLog
 from .lock import DataDirLock
 
 
@@ -28,6 +28,7 @@ class Services:
     # Held while the services run, so that one daemon uses a DATA_DIR.
     lock: DataDirLock | None = None
     limiter: FailureLimiter = field(default_factory=FailureLimiter)
+    refused: RefusedTokens = field(default_factory=RefusedTokens)
     rejections: RejectionLog = field(default_factory=RejectionLog)
     # Set once the swaps a previous run left half-done have been repaired.
     recovered: asyncio.Event = field(default_factory=asyncio.Event)
