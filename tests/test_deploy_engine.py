@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -513,6 +516,53 @@ async def test_private_registry_pull_uses_stored_credentials(
     assert hint in refused.message, "the failure says how to store a login"
     assert accepted.ok, accepted.message
     assert inspect(sandbox, web.name)["Image"] == v2.id, "pulled with credentials"
+
+
+def write_docker_config(path: Path, sandbox: Sandbox, helper_dir: Path | None) -> None:
+    """Write a docker CLI config.json that logs in to the auth registry one way."""
+    if helper_dir is None:
+        login = f"{sandbox.auth_user}:{sandbox.auth_password}"
+        auth = base64.b64encode(login.encode()).decode()
+        config: dict[str, Any] = {"auths": {sandbox.auth_registry: {"auth": auth}}}
+    else:
+        # A credential helper speaks JSON on stdin and stdout, as docker's do.
+        answer = json.dumps(
+            {"Username": sandbox.auth_user, "Secret": sandbox.auth_password}
+        )
+        helper = helper_dir / "docker-credential-deploydtest"
+        helper.write_text(f"#!/bin/sh\ncat >/dev/null\necho '{answer}'\n")
+        helper.chmod(0o755)
+        config = {"credHelpers": {sandbox.auth_registry: "deploydtest"}}
+    path.write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("source", ["auths", "credHelpers"])
+async def test_private_registry_pull_uses_the_docker_cli_login(
+    sandbox: Sandbox,
+    data_dir: Path,
+    tmp_path: Path,
+    image_factory: ImageFactory,
+    container_factory: ContainerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+) -> None:
+    v1 = image_factory(auth=True)
+    web = container_factory(v1)
+    v2 = image_factory(repository=v1.repository, tag=v1.tag, version="v2", auth=True)
+    sandbox.cli("rmi", v2.ref)
+    helpers = tmp_path / "bin"
+    helpers.mkdir()
+    monkeypatch.setenv("PATH", f"{helpers}:{os.environ['PATH']}")
+    config = tmp_path / "config.json"
+    write_docker_config(config, sandbox, helpers if source == "credHelpers" else None)
+
+    credentials = Credentials(data_dir, docker_config=config)
+    async with Docker(sandbox.docker_host, credentials=credentials) as docker:
+        deployer = Deployer(docker, data_dir, timing=Timing(start_wait=0.5))
+        result, _ = await deploy(deployer, PULL, web.name)
+
+    assert result.ok, f"{source}: {result.message}"
+    assert inspect(sandbox, web.name)["Image"] == v2.id, f"pulled with {source}"
 
 
 # Never lose the container
