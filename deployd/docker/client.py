@@ -117,7 +117,7 @@ class Docker:
     async def _negotiate(self) -> None:
         if self.api_version:
             return
-        body = await self._call("GET", "/version", versioned=False)
+        body = await self.request("GET", "/version", versioned=False)
         engine = _version_tuple(str(body.get("ApiVersion", "1.41")))
         chosen = min(engine, NEWEST_API)
         self.api_version = f"{chosen[0]}.{chosen[1]}"
@@ -132,27 +132,16 @@ class Docker:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        versioned: bool = True,
     ) -> Any:
         """Send one request and return the decoded JSON answer (None when empty).
 
-        Raises EngineUnreachable, NotFound, Conflict or EngineError.
+        ``versioned=False`` sends it without the API version prefix (and
+        without negotiating one first). Raises EngineUnreachable, NotFound,
+        Conflict or EngineError.
         """
-        await self._negotiate()
-        return await self._call(
-            method, path, params=params, body=body, headers=headers, timeout=timeout
-        )
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params = None,
-        body: Any = None,
-        headers: Mapping[str, str] | None = None,
-        versioned: bool = True,
-        timeout: float | None = None,
-    ) -> Any:
+        if versioned:
+            await self._negotiate()
         async with self._send(
             method,
             path,
