@@ -30,15 +30,21 @@ from .generate import data_dir_trouble, describe_moment
 from .message import ConfirmScreen, MessageScreen
 
 
-def start_revoke(tui: Tui) -> None:
-    """Open the revoke screen, or say why DATA_DIR cannot be used."""
+def load_issued(tui: Tui, failure: str) -> tuple[Tokens, list[IssuedToken]] | None:
+    """Return the token store and its issued tokens, or show ``failure`` and why."""
     try:
         tokens = tui.session.tokens()
-        issued = tokens.issued()
+        return tokens, tokens.issued()
     except DeploydError as exc:
-        tui.show_error("Cannot revoke tokens", data_dir_trouble(tui, exc))
-        return
-    tui.push(RevokeScreen(tui, tokens, issued))
+        tui.show_error(failure, data_dir_trouble(tui, exc))
+        return None
+
+
+def start_revoke(tui: Tui) -> None:
+    """Open the revoke screen, or say why DATA_DIR cannot be used."""
+    loaded = load_issued(tui, "Cannot revoke tokens")
+    if loaded is not None:
+        tui.push(RevokeScreen(tui, *loaded))
 
 
 def describe(token: IssuedToken) -> str:

@@ -7,14 +7,13 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout import AnyContainer, FormattedTextControl, HSplit, Window
 from prompt_toolkit.layout.layout import FocusableElement
 
-from deployd.errors import DeploydError
 from deployd.tokens import IssuedToken, Tokens
 
 from ..app import Screen, Tui
 from ..widgets import ChoiceList, Hint, Option, ellipsize, paragraph
-from .generate import data_dir_trouble, describe_moment
+from .generate import describe_moment
 from .message import MessageScreen
-from .revoke import RevokeScreen, is_expired
+from .revoke import RevokeScreen, is_expired, load_issued
 
 ID_WIDTH = 16
 ACTION_WIDTH = 13
@@ -26,13 +25,9 @@ CHROME = 1 + 2 + 4 * 2 + 1
 
 def start_list(tui: Tui) -> None:
     """Show the issued tokens, or say why DATA_DIR cannot be read."""
-    try:
-        tokens = tui.session.tokens()
-        issued = tokens.issued()
-    except DeploydError as exc:
-        tui.show_error("Cannot list tokens", data_dir_trouble(tui, exc))
-        return
-    tui.push(TokenListScreen(tui, tokens, issued))
+    loaded = load_issued(tui, "Cannot list tokens")
+    if loaded is not None:
+        tui.push(TokenListScreen(tui, *loaded))
 
 
 def state(token: IssuedToken) -> str:
